@@ -1,0 +1,25 @@
+"""Support shared by the command lines (demo.py, train.py, eval.py): logging setup and the
+one-line error contract. The library never imports the command lines; they import this."""
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Callable
+
+from vibe.errors import VibeError
+
+
+def setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
+    """Run `main`; a VibeError or Ctrl-C becomes one line on stderr and a non-zero exit code."""
+    try:
+        return int(main(argv) or 0)
+    except VibeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted; finished result files are complete, unfinished ones were not written", file=sys.stderr)
+        return 130

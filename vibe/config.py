@@ -1,0 +1,139 @@
+"""One config system (yacs): every default lives here, YAML files in configs/ override them,
+and the command line overrides those (`--cfg file.yaml` then `KEY VALUE` pairs, e.g.
+`TRACKER.MIN_TRACK_LEN 10`).
+
+Each pipeline stage owns one section; code reads its numbers from the config object passed to
+it instead of hard-coding them.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from yacs.config import CfgNode as CN
+
+from vibe.errors import InputError
+
+DATA_DIR_ENV = "VIBE_DATA_DIR"
+DEFAULT_DATA_DIR = "data/vibe_data"
+
+_C = CN()
+_C.DEVICE = "auto"  # auto | cpu | cuda[:N]
+_C.SEED = 0
+_C.DATA_DIR = ""  # empty: $VIBE_DATA_DIR, else data/vibe_data
+_C.NUM_THREADS = 0  # torch intra-op threads; 0 keeps torch's default
+
+# Body model (SMPL from the data dir, else the bundled open body).
+_C.BODY = CN()
+_C.BODY.MODEL = "auto"  # auto | smpl | open
+_C.BODY.GENDER = "neutral"
+_C.BODY.NUM_BETAS = 10
+
+# Crops handed from the tracker to the network and the keypoint detector.
+_C.CROP = CN()
+_C.CROP.BBOX_SCALE = 1.1  # square box side x this = crop side actually used
+_C.CROP.SIZE = 224  # network input side (ResNet-50 pools 7x7)
+_C.CROP.KEYPOINT_SIZE = 256  # keypoint detector crop side
+_C.CROP.MEAN = [0.485, 0.456, 0.406]  # ImageNet normalisation
+_C.CROP.STD = [0.229, 0.224, 0.225]
+
+# Camera conventions.
+_C.CAMERA = CN()
+_C.CAMERA.FOCAL_LENGTH = 5000.0  # px on a CROP.SIZE crop: weak perspective <-> perspective
+_C.CAMERA.VIBE_CROP_SIDE_COMPAT = False  # True reproduces VIBE's overlay that ignores BBOX_SCALE
+
+# Tracker (detection, association, post-processing).
+_C.TRACKER = CN()
+_C.TRACKER.DETECTOR = "auto"
+_C.TRACKER.DETECTION_THRESHOLD = 0.5
+_C.TRACKER.NMS_IOU = 0.45
+_C.TRACKER.BATCH_SIZE = 8
+_C.TRACKER.MAX_GAP_SECONDS = 1.0  # re-associate across gaps up to this long
+_C.TRACKER.MIN_IOU = 0.2
+_C.TRACKER.MIN_TRACK_LEN = 1  # frames; short tracks are kept (with a warning) by default
+_C.TRACKER.SMOOTH_BOXES = True
+
+# Network path (frozen ResNet-50 -> GRU encoder -> IEF regressor).
+_C.MODEL = CN()
+_C.MODEL.SPIN_CHECKPOINT = "spin_model_checkpoint.pth.tar"  # relative to DATA_DIR
+_C.MODEL.VIBE_CHECKPOINT = "vibe_model_wo_3dpw.pth.tar"
+_C.MODEL.GRU_HIDDEN = 1024
+_C.MODEL.GRU_LAYERS = 2
+_C.MODEL.FEATURE_DIM = 2048
+_C.MODEL.IEF_ITERS = 3
+_C.MODEL.FEATURE_BATCH_SIZE = 16
+_C.MODEL.SEQUENCE_MODE = "window"  # window (batch-size independent) | chunk (VIBE parity)
+_C.MODEL.SEQLEN = 16
+_C.MODEL.WINDOW_OVERLAP = 8
+_C.MODEL.CHUNK_SIZE = 450  # VIBE's --vibe_batch_size
+_C.MODEL.AUTOCAST = "none"  # none | bf16 | fp16 (GPU only)
+
+# Fitting path (temporal SMPLify).
+_C.FITTING = CN()
+_C.FITTING.GMM_PRIOR = "gmm_08.pkl"  # relative to DATA_DIR; own prior when absent
+
+# Training (VIBE's reproduction recipe).
+_C.TRAIN = CN()
+_C.TRAIN.SEQLEN = 16
+_C.TRAIN.BATCH_SIZE = 32
+_C.TRAIN.DATA_2D_RATIO = 0.6
+_C.TRAIN.EPOCHS = 30
+_C.TRAIN.ITERS_PER_EPOCH = 500
+_C.TRAIN.GEN_LR = 5e-5
+_C.TRAIN.GEN_WD = 0.0
+_C.TRAIN.DISC_LR = 1e-4
+_C.TRAIN.DISC_WD = 1e-4
+_C.TRAIN.LR_FACTOR = 0.1
+_C.TRAIN.LR_PATIENCE = 5
+_C.TRAIN.OUTPUT_DIR = "runs"
+
+_C.LOSS = CN()
+_C.LOSS.KP_2D_W = 300.0
+_C.LOSS.KP_3D_W = 300.0
+_C.LOSS.POSE_W = 60.0
+_C.LOSS.SHAPE_W = 0.06
+_C.LOSS.D_MOTION_LOSS_W = 0.5
+
+# Rendering and outputs.
+_C.RENDER = CN()
+_C.RENDER.BACKEND = "auto"  # auto (moderngl EGL, else software) | moderngl | software
+_C.RENDER.SMOOTH_MIN_CUTOFF = 0.004  # One Euro filter (VIBE's --smooth defaults)
+_C.RENDER.SMOOTH_BETA = 0.7
+
+
+def get_cfg_defaults() -> CN:
+    """A fresh copy of the defaults (callers may mutate it)."""
+    return _C.clone()
+
+
+def load_config(yaml_path: str | os.PathLike | None = None, opts: list[str] | None = None) -> CN:
+    """Defaults, overridden by `yaml_path`, overridden by `opts` (flat KEY VALUE list).
+
+    Unknown keys or unreadable files are input errors naming the key or file.
+    """
+    cfg = get_cfg_defaults()
+    if yaml_path:
+        path = Path(yaml_path)
+        if not path.is_file():
+            raise InputError(f"config file {path} not found; pass an existing YAML file to --cfg")
+        try:
+            cfg.merge_from_file(str(path))
+        except (KeyError, ValueError) as err:
+            raise InputError(f"config file {path}: {err}; see vibe/config.py for the valid keys") from None
+    if opts:
+        if len(opts) % 2:
+            raise InputError(f"config overrides must come as KEY VALUE pairs, got {opts}")
+        try:
+            cfg.merge_from_list(list(opts))
+        except (KeyError, ValueError, AssertionError) as err:
+            raise InputError(f"config override {opts}: {err}; see vibe/config.py for the valid keys") from None
+    cfg.freeze()
+    return cfg
+
+
+def resolve_data_dir(flag_value: str | os.PathLike | None = None, cfg: CN | None = None) -> Path:
+    """The data dir: the --data_dir flag, else cfg.DATA_DIR, else $VIBE_DATA_DIR, else data/vibe_data."""
+    for candidate in (flag_value, cfg.DATA_DIR if cfg is not None else None, os.environ.get(DATA_DIR_ENV)):
+        if candidate:
+            return Path(candidate).expanduser()
+    return Path(DEFAULT_DATA_DIR)

@@ -1,0 +1,1 @@
+"""Input/output: atomic result files, video writing, exporters."""
