@@ -66,11 +66,47 @@ _C.MODEL.SEQUENCE_MODE = "window"  # window (batch-size independent) | chunk (VI
 _C.MODEL.SEQLEN = 16
 _C.MODEL.WINDOW_OVERLAP = 8
 _C.MODEL.CHUNK_SIZE = 450  # VIBE's --vibe_batch_size
+_C.MODEL.BODY_BATCH_SIZE = 256  # frames per body-model call when meshing a track
 _C.MODEL.AUTOCAST = "none"  # none | bf16 | fp16 (GPU only)
+_C.MODEL.COMPILE_BACKBONE = False  # torch.compile the frozen ResNet-50: ~1.8x on CPU after ~20 s compile
 
 # Fitting path (temporal SMPLify).
 _C.FITTING = CN()
 _C.FITTING.GMM_PRIOR = "gmm_08.pkl"  # relative to DATA_DIR; own prior when absent
+# Camera: pinhole, principal point at the image centre. focal = FOCAL_DIAG_FACTOR * image diagonal
+# (1.0 = a 53 degree diagonal field of view, typical of phone and webcam lenses; CLIFF's choice).
+_C.FITTING.FOCAL_DIAG_FACTOR = 1.0
+_C.FITTING.MIN_CONFIDENCE = 0.1  # keypoints below this confidence count as missing
+_C.FITTING.DEPTH_SMOOTH_FRAMES = 5  # median window over the per-frame torso-length depth estimates
+_C.FITTING.FACING_AMBIGUOUS_RATIO = 0.35  # 2D shoulder width / torso length below this: try both facings
+# 2D residuals are rescaled to a virtual view with this many pixels per metre at the body's initial
+# depth (a body then spans ~170 px, as in SPIN's 224 px crops), so SPIN's weights carry over and
+# the fit does not depend on the image resolution or the person's size in it.
+_C.FITTING.PX_PER_METRE = 100.0
+_C.FITTING.ROBUST_SIGMA = 100.0  # Geman-McClure scale, virtual px (SMPLify: 100)
+# Prior weights: SPIN's SMPLify values squared (pose 4.78^2, angle 15.2^2, shape 5^2), scaled per stage
+# by STAGE_PRIOR_SCALES (the last stage keeps a tenth: noise-free synthetic tracks fit best so).
+_C.FITTING.DATA_W = 1.0
+_C.FITTING.POSE_PRIOR_W = 22.85
+_C.FITTING.ANGLE_PRIOR_W = 231.0
+_C.FITTING.SHAPE_PRIOR_W = 25.0
+_C.FITTING.SMOOTH_JOINTS_W = 1.0e4  # x squared 2nd difference of 3D joints (m) summed over joints
+_C.FITTING.SMOOTH_POSE_W = 10.0  # x squared 2nd difference of axis-angle pose (rad)
+# Annealing (SMPLify-X): per body stage, a multiplier of the prior weights and an L-BFGS iteration
+# count; strong priors first, strong data last. The camera stage (global orientation and
+# translation on the torso) runs before them.
+_C.FITTING.STAGE_PRIOR_SCALES = [2.0, 0.5, 0.1]
+_C.FITTING.STAGE_ITERS = [30, 30, 150]
+_C.FITTING.CAMERA_ITERS = 40
+_C.FITTING.LBFGS_LR = 1.0
+_C.FITTING.LBFGS_HISTORY = 20
+_C.FITTING.TOLERANCE_CHANGE = 1e-7  # relative loss change that ends a stage early
+# Own pose prior (used without gmm_08.pkl): a Gaussian on the 69-d body pose around a standing
+# pose (per-joint spreads in vibe/fitting/priors.py, times this scale) plus a quadratic hinge on
+# each joint's rotation angle beyond a limit.
+_C.FITTING.OWN_PRIOR_SIGMA_SCALE = 1.0
+_C.FITTING.OWN_PRIOR_LIMIT = 2.0  # rad, per-joint rotation angle before the hinge engages
+_C.FITTING.OWN_PRIOR_LIMIT_W = 100.0
 
 # Training (VIBE's reproduction recipe).
 _C.TRAIN = CN()
@@ -99,6 +135,28 @@ _C.RENDER = CN()
 _C.RENDER.BACKEND = "auto"  # auto (moderngl EGL, else software) | moderngl | software
 _C.RENDER.SMOOTH_MIN_CUTOFF = 0.004  # One Euro filter (VIBE's --smooth defaults)
 _C.RENDER.SMOOTH_BETA = 0.7
+_C.RENDER.MESH_ALPHA = 0.9  # opacity of the mesh over the video frame
+_C.RENDER.AMBIENT = 0.35  # shade = colour * (AMBIENT + DIFFUSE * |normal . light|)
+_C.RENDER.DIFFUSE = 0.65
+_C.RENDER.LIGHT_DIR = [0.0, -0.4, -1.0]  # towards the light, camera coords (x right, y down, z forward)
+_C.RENDER.NEAR = 0.05  # metres; faces closer to the camera than this are not drawn
+_C.RENDER.FAR = 200.0
+_C.RENDER.SIDEVIEW_BACKGROUND = [255, 255, 255]  # RGB of the --sideview canvas
+_C.RENDER.EGL_LIBRARY = ""  # empty: the system libEGL; else a path (e.g. a vendor EGL)
+_C.RENDER.FFMPEG_EXE = ""  # empty: the ffmpeg bundled in imageio-ffmpeg
+_C.RENDER.VIDEO_CRF = 18  # libx264 quality (lower = better, 18 ~ visually lossless)
+_C.RENDER.VIDEO_PRESET = "veryfast"  # libx264 speed/size trade-off
+
+# Exporters (glTF binary, BVH, OBJ; vibe/io/exporters).
+_C.EXPORT = CN()
+# Root motion of tracks without a perspective translation (network path): a pinhole camera with
+# focal = FOCAL_DIAG_FACTOR * image diagonal (the fitting path's camera), principal point centred.
+_C.EXPORT.FOCAL_DIAG_FACTOR = 1.0
+# Skin influences per vertex in the .glb: 4 (one JOINTS/WEIGHTS set, all viewers) or 8 (two sets;
+# exact for the open body, whose vertices have up to 7; viewers reading one set use the top 4).
+_C.EXPORT.GLTF_MAX_INFLUENCES = 8
+_C.EXPORT.BVH_UNITS_PER_METRE = 1.0  # 1 = metres (Blender imports at true size), 100 = centimetres
+_C.EXPORT.BVH_EULER_ORDER = "ZXY"  # rotation channel order; R = R_Z @ R_X @ R_Y for "ZXY"
 
 
 def get_cfg_defaults() -> CN:
