@@ -37,6 +37,12 @@ _C.CROP.KEYPOINT_SIZE = 256  # keypoint detector crop side
 _C.CROP.MEAN = [0.485, 0.456, 0.406]  # ImageNet normalisation
 _C.CROP.STD = [0.229, 0.224, 0.225]
 
+# 2D keypoints: BlazePose's landmark model (bundled in mediapipe) run through LiteRT on crops.
+_C.KEYPOINTS = CN()
+_C.KEYPOINTS.BBOX_SCALE = 1.25  # keypoint crop side = box side x this (BlazePose wants margin)
+_C.KEYPOINTS.NUM_THREADS = 2  # LiteRT CPU threads
+_C.KEYPOINTS.MIN_PERSON_SCORE = 0.5  # below: no person in the crop (mediapipe's threshold)
+
 # Camera conventions.
 _C.CAMERA = CN()
 _C.CAMERA.FOCAL_LENGTH = 5000.0  # px on a CROP.SIZE crop: weak perspective <-> perspective
@@ -52,6 +58,23 @@ _C.TRACKER.MAX_GAP_SECONDS = 1.0  # re-associate across gaps up to this long
 _C.TRACKER.MIN_IOU = 0.2
 _C.TRACKER.MIN_TRACK_LEN = 1  # frames; short tracks are kept (with a warning) by default
 _C.TRACKER.SMOOTH_BOXES = True
+_C.TRACKER.SMOOTH_SIGMA_SECONDS = 0.1  # Gaussian smoothing of box centre/side over time
+_C.TRACKER.SHORT_TRACK_SECONDS = 1.0  # kept tracks shorter than this are reported in a warning
+_C.TRACKER.DETECT_STRIDE = 3  # run the detector every Nth frame; the Kalman tracker carries between
+_C.TRACKER.GATE_CHI2 = 9.21  # Mahalanobis gate on the box centre (chi-square, 2 dof, 99%)
+_C.TRACKER.MOTION_WEIGHT = 0.5  # cost = (1 - IoU) + MOTION_WEIGHT * d2 / GATE_CHI2
+_C.TRACKER.KALMAN_POS_STD = 0.05  # process noise, fraction of the box height per frame
+_C.TRACKER.KALMAN_VEL_STD = 0.01
+_C.TRACKER.KALMAN_MEAS_STD = 0.05  # detector noise, fraction of the box height
+_C.TRACKER.MAX_DECODE_FAILURES = 25  # consecutive undecodable frames before the video counts as ended
+_C.TRACKER.BLAZEPOSE_TILE = 224  # source pixels per 224-px detector tile (< 224 upscales small people)
+_C.TRACKER.BLAZEPOSE_TILE_OVERLAP = 0.25  # fraction of a tile shared with its neighbour
+_C.TRACKER.BLAZEPOSE_THREADS = 2
+_C.TRACKER.HOG_WIN_STRIDE = 8
+_C.TRACKER.HOG_SCALE = 1.05
+_C.TRACKER.YOLO_CFG = "yolov3.cfg"  # relative to DATA_DIR; used when present (DETECTOR auto | yolo)
+_C.TRACKER.YOLO_WEIGHTS = "yolov3.weights"
+_C.TRACKER.YOLO_IMG_SIZE = 416  # VIBE's --yolo_img_size
 
 # Network path (frozen ResNet-50 -> GRU encoder -> IEF regressor).
 _C.MODEL = CN()

@@ -1,0 +1,143 @@
+"""Benchmark temporal SMPLify on synthetic tracks with known 3D truth.
+
+The body model (the open body when vibe/body/assets/open_body.npz exists, else a generated
+SMPL-format model with SMPL's 6890 vertices) plays the motions of bench/motions.py at several
+distances and camera angles; its joints are projected with the fitting camera (focal = image
+diagonal), the joints a BlazePose detector provides are kept, and noise is added: Gaussian pixel
+noise, dropped joints and outliers. Reported per noise level, with temporal smoothing on and
+off: MPJPE (pelvis-aligned), PA-MPJPE (mm) and ACCEL_ERR (mm/frame^2) on the 14 common joints,
+and seconds per frame.
+
+    .venv/bin/python bench/bench_fitting.py [--frames 60] [--threads 1]
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.motions import MOTIONS, place_in_camera  # noqa: E402
+from vibe import metrics  # noqa: E402
+from vibe.body import OPEN_BODY_PATH, load_open_body, load_smpl  # noqa: E402
+from vibe.config import get_cfg_defaults  # noqa: E402
+from vibe.fitting import TemporalSMPLify, load_pose_prior  # noqa: E402
+from vibe.geometry import perspective_project  # noqa: E402
+from vibe.keypoints.conventions import COMMON14, SPIN49, index_map  # noqa: E402
+
+WIDTH, HEIGHT = 1280, 720
+DISTANCES = (4.0, 10.0)  # m: the body ~600 px and ~250 px tall
+CAMERA_ANGLES = ((0.0, 0.0), (20.0, 60.0))  # (elevation, azimuth) degrees
+COMMON = [SPIN49.index(name) for name in COMMON14]
+DETECTED = index_map("blazepose33", "spin49", fill_equivalent=True) >= 0  # what BlazePose fills
+GENERATED_VERTS = 6890
+REGRESSOR_SUPPORT = 16  # vertices per joint in the generated model's J_regressor (SMPL's is sparse too)
+
+
+@dataclass
+class Noise:
+    name: str
+    pixel_sigma: float  # px
+    drop_rate: float  # fraction of detected joints set missing
+    outlier_rate: float  # fraction of detected joints moved far away
+    outlier_px: float = 150.0  # outliers move up to this far in x and y
+
+
+NOISE_LEVELS = (Noise("clean", 0.0, 0.0, 0.0), Noise("noisy", 2.0, 0.1, 0.02), Noise("heavy", 5.0, 0.2, 0.05))
+
+
+def generated_body(folder: Path):
+    """A 6890-vertex SMPL-format model from tests/smpl_factory.py, J_regressor made sparse."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from smpl_factory import make_smpl_arrays, write_smpl_file
+
+    arrays = make_smpl_arrays(num_verts=GENERATED_VERTS, seed=0)
+    rng = np.random.default_rng(0)
+    sparse = np.zeros_like(arrays["J_regressor"])
+    for joint, row in enumerate(arrays["J_regressor"]):
+        picked = rng.choice(np.flatnonzero(row), size=REGRESSOR_SUPPORT, replace=False)
+        sparse[joint, picked] = 1.0 / REGRESSOR_SUPPORT
+    arrays["J_regressor"] = sparse
+    return load_smpl(write_smpl_file(folder / "SMPL_NEUTRAL.npz", arrays))
+
+
+def synthesise(body, motion_name, frames, distance, angles, rng):
+    """Truth joints (T, 49, 3) without translation and clean keypoints (T, 49, 3) px + conf."""
+    pose, root = place_in_camera(MOTIONS[motion_name](frames), distance, *angles)
+    betas = torch.as_tensor(rng.normal(scale=1.0, size=(1, 10)), dtype=torch.float32)
+    pose_t = torch.as_tensor(pose, dtype=torch.float32)
+    with torch.no_grad():
+        out = body(pose_t[:, :3], pose_t[:, 3:], betas.expand(frames, -1))
+        transl = torch.as_tensor(root, dtype=torch.float32) - out.smpl_joints[:1, 0]
+        uv = perspective_project(out.joints + transl[:, None], torch.zeros(frames, 3), np.hypot(WIDTH, HEIGHT),
+                                 torch.tensor([WIDTH / 2.0, HEIGHT / 2.0]))
+    conf = np.broadcast_to(DETECTED[None, :, None], (frames, len(SPIN49), 1)).astype(np.float64)
+    return out.joints.numpy(), np.concatenate([uv.numpy(), conf], -1)
+
+
+def corrupt(keypoints, noise: Noise, rng):
+    kp = keypoints.copy()
+    detected = kp[..., 2] > 0
+    kp[..., :2] += rng.normal(scale=noise.pixel_sigma, size=kp[..., :2].shape) if noise.pixel_sigma else 0.0
+    outliers = detected & (rng.random(detected.shape) < noise.outlier_rate)
+    kp[outliers, :2] += rng.uniform(-noise.outlier_px, noise.outlier_px, size=(outliers.sum(), 2))
+    dropped = detected & (rng.random(detected.shape) < noise.drop_rate)
+    kp[dropped] = 0.0
+    return kp
+
+
+def evaluate(pred, truth):
+    pred, truth = pred[:, COMMON], truth[:, COMMON]
+    return (metrics.mpjpe(metrics.align_by_pelvis(pred), metrics.align_by_pelvis(truth)).mean(),
+            metrics.pa_mpjpe(pred, truth).mean(), metrics.accel_error(pred, truth).mean())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=60)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--motions", nargs="*", default=list(MOTIONS))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    cfg = get_cfg_defaults()
+    with tempfile.TemporaryDirectory() as tmp:
+        body = load_open_body() if OPEN_BODY_PATH.is_file() else generated_body(Path(tmp))
+    prior = load_pose_prior(cfg.FITTING, None)
+    fitters = {smooth: TemporalSMPLify(body, cfg, prior, smooth=smooth) for smooth in (True, False)}
+    print(f"body model: {body.kind} ({body.num_verts} vertices, {fitters[True].joints_model.num_support_verts} "
+          f"used by the joints-only forward); {platform.processor() or platform.machine()}, "
+          f"torch {torch.__version__}, {args.threads} thread(s); {args.frames} frames per track, "
+          f"{WIDTH}x{HEIGHT}, focal = diagonal")
+    scenes = list(itertools.product(args.motions, DISTANCES, CAMERA_ANGLES))
+    for noise, smooth in itertools.product(NOISE_LEVELS, (True, False)):
+        results, seconds = [], 0.0
+        for index, (motion, distance, angles) in enumerate(scenes):
+            rng = np.random.default_rng(index)
+            truth, clean = synthesise(body, motion, args.frames, distance, angles, rng)
+            keypoints = corrupt(clean, noise, rng)
+            start = time.perf_counter()
+            result, _ = fitters[smooth].fit(keypoints, (WIDTH, HEIGHT))
+            seconds += time.perf_counter() - start
+            results.append(evaluate(result.joints3d, truth))
+            if noise.name == "clean" and smooth:
+                print(f"  {motion:10s} {distance:4.0f} m  elev {angles[0]:3.0f} az {angles[1]:3.0f}: "
+                      f"MPJPE {results[-1][0]:6.1f}  PA-MPJPE {results[-1][1]:6.1f}  ACCEL_ERR {results[-1][2]:5.2f}")
+        mean = np.mean(results, axis=0)
+        per_frame = seconds / (len(scenes) * args.frames)
+        print(f"{noise.name:6s} smoothing {'on ' if smooth else 'off'}: MPJPE {mean[0]:6.1f} mm  "
+              f"PA-MPJPE {mean[1]:6.1f} mm  ACCEL_ERR {mean[2]:6.2f} mm/frame^2  {per_frame:.3f} s/frame",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
