@@ -39,7 +39,7 @@ _C.CROP.STD = [0.229, 0.224, 0.225]
 
 # 2D keypoints: BlazePose's landmark model (bundled in mediapipe) run through LiteRT on crops.
 _C.KEYPOINTS = CN()
-_C.KEYPOINTS.BBOX_SCALE = 1.25  # keypoint crop side = box side x this (BlazePose wants margin)
+_C.KEYPOINTS.BBOX_SCALE = 1.4  # keypoint crop side = box side x this (BlazePose wants margin; BENCHMARKS.md)
 _C.KEYPOINTS.NUM_THREADS = 2  # LiteRT CPU threads
 _C.KEYPOINTS.MIN_PERSON_SCORE = 0.5  # below: no person in the crop (mediapipe's threshold)
 
@@ -57,6 +57,7 @@ _C.TRACKER.BATCH_SIZE = 8
 _C.TRACKER.MAX_GAP_SECONDS = 1.0  # re-associate across gaps up to this long
 _C.TRACKER.MIN_IOU = 0.2
 _C.TRACKER.MIN_TRACK_LEN = 1  # frames; short tracks are kept (with a warning) by default
+_C.TRACKER.MIN_DETECTIONS = 2  # a track seen by the detector once only is noise, not a person
 _C.TRACKER.SMOOTH_BOXES = True
 _C.TRACKER.SMOOTH_SIGMA_SECONDS = 0.1  # Gaussian smoothing of box centre/side over time
 _C.TRACKER.SHORT_TRACK_SECONDS = 1.0  # kept tracks shorter than this are reported in a warning
