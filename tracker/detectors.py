@@ -1,0 +1,196 @@
+"""Offline person detectors behind one interface: `detect(frames) -> list[Detections]`.
+
+frames: a sequence of RGB uint8 (H, W, 3) arrays; each result holds boxes xyxy (K, 4) in pixels
+and scores (K,) in [0, 1], after NMS. Implementations:
+  blazepose  BlazePose's person detector (mediapipe wheel, run by LiteRT) over overlapping tiles
+             at native resolution, so people of ~100 px are seen (default: best recall measured).
+  hog        OpenCV's HOG people detector (upright people, no extra dependency).
+  yolo       VIBE's yolov3.weights + yolov3.cfg from the data dir, through cv2.dnn.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import cv2
+import numpy as np
+
+from tracker import blazepose
+from tracker.nms import nms
+from tracker.types import Detections
+from vibe.errors import AssetError, InputError
+
+logger = logging.getLogger(__name__)
+
+POSE_DETECTION_MODEL = "pose_detection.tflite"
+COCO_PERSON_CLASS = 0
+YOLO_BOX_VALUES = 5  # cx, cy, w, h, objectness before the class scores
+
+
+class PersonDetector(Protocol):
+    name: str
+
+    def detect(self, frames: Sequence[np.ndarray]) -> list[Detections]:
+        """Per frame: people as boxes xyxy (K, 4) px and scores (K,)."""
+
+
+def _threshold_nms(boxes: np.ndarray, scores: np.ndarray, score_threshold: float, iou: float) -> Detections:
+    keep = scores >= score_threshold
+    boxes, scores = boxes[keep], scores[keep]
+    kept = nms(boxes, scores, iou)
+    return Detections(boxes[kept].astype(np.float32), scores[kept].astype(np.float32))
+
+
+class _PerFrameDetector:
+    """Runs `_detect_frame` on each frame of the batch (none of the backends gains from batching here)."""
+
+    name = "base"
+
+    def _detect_frame(self, frame: np.ndarray) -> Detections:
+        raise NotImplementedError
+
+    def detect(self, frames: Sequence[np.ndarray]) -> list[Detections]:
+        return [self._detect_frame(frame) for frame in frames]
+
+
+def tile_origins(length: int, tile: int, overlap: float) -> list[int]:
+    """Evenly spaced start offsets of the fewest tiles of side `tile` that cover [0, length) with
+    neighbours sharing at least `overlap` of a tile."""
+    if length <= tile:
+        return [0]
+    max_step = max(1.0, tile * (1.0 - overlap))
+    count = int(np.ceil((length - tile) / max_step)) + 1
+    return [int(round(x)) for x in np.linspace(0, length - tile, count)]
+
+
+class BlazePoseDetector(_PerFrameDetector):
+    """BlazePose person detector on tiles of cfg.TRACKER.BLAZEPOSE_TILE source pixels.
+
+    The tflite model takes one 224x224 input per call: resizing its batch dimension runs, but the
+    outputs then differ from single calls (logits off by up to ~260 for a batch of 4, measured on
+    LiteRT here; the graph's reshapes assume batch 1), so frames are processed tile by tile.
+    """
+
+    name = "blazepose"
+
+    def __init__(self, cfg):
+        from vibe.keypoints.litert import bundled_mediapipe_model, load_interpreter
+
+        tracker_cfg = cfg.TRACKER
+        self.tile = int(tracker_cfg.BLAZEPOSE_TILE)
+        self.overlap = float(tracker_cfg.BLAZEPOSE_TILE_OVERLAP)
+        self.score_threshold = float(tracker_cfg.DETECTION_THRESHOLD)
+        self.nms_iou = float(tracker_cfg.NMS_IOU)
+        self._interpreter = load_interpreter(bundled_mediapipe_model(POSE_DETECTION_MODEL),
+                                             int(tracker_cfg.BLAZEPOSE_THREADS))
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        outputs = sorted(self._interpreter.get_output_details(), key=lambda d: int(d["shape"][-1]), reverse=True)
+        self._regressors, self._logits = outputs[0]["index"], outputs[1]["index"]
+        self._anchors = blazepose.ssd_anchors()
+
+    def _run(self, tile_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One 224x224 RGB uint8 tile -> boxes xyxy in [0, 1] tile units, scores."""
+        model_input = tile_rgb.astype(np.float32) / 127.5 - 1.0  # [-1, 1] as the model expects
+        self._interpreter.set_tensor(self._input, model_input[None])
+        self._interpreter.invoke()
+        raw = self._interpreter.get_tensor(self._regressors)[0]
+        logits = self._interpreter.get_tensor(self._logits)[0, :, 0]
+        return blazepose.decode_person_boxes(raw, logits, self._anchors, self.score_threshold)
+
+    def _detect_frame(self, frame: np.ndarray) -> Detections:
+        height, width = frame.shape[:2]
+        tile = min(self.tile, height, width)
+        interpolation = cv2.INTER_AREA if tile > blazepose.INPUT_SIZE else cv2.INTER_LINEAR
+        all_boxes, all_scores = [], []
+        for y0 in tile_origins(height, tile, self.overlap):
+            for x0 in tile_origins(width, tile, self.overlap):
+                patch = cv2.resize(frame[y0:y0 + tile, x0:x0 + tile], (blazepose.INPUT_SIZE,) * 2,
+                                   interpolation=interpolation)
+                boxes, scores = self._run(patch)
+                all_boxes.append(boxes * tile + np.array([x0, y0, x0, y0], np.float32))
+                all_scores.append(scores)
+        return _threshold_nms(np.concatenate(all_boxes), np.concatenate(all_scores), self.score_threshold, self.nms_iou)
+
+
+class HogDetector(_PerFrameDetector):
+    """OpenCV's default HOG + linear SVM people detector; scores are sigmoid(SVM margin)."""
+
+    name = "hog"
+
+    def __init__(self, cfg):
+        tracker_cfg = cfg.TRACKER
+        self._hog = cv2.HOGDescriptor()
+        self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        self.win_stride = (int(tracker_cfg.HOG_WIN_STRIDE),) * 2
+        self.scale = float(tracker_cfg.HOG_SCALE)
+        self.score_threshold = float(tracker_cfg.DETECTION_THRESHOLD)
+        self.nms_iou = float(tracker_cfg.NMS_IOU)
+
+    def _detect_frame(self, frame: np.ndarray) -> Detections:
+        rects, margins = self._hog.detectMultiScale(frame, winStride=self.win_stride, scale=self.scale)
+        if len(rects) == 0:
+            return Detections.empty()
+        rects = np.asarray(rects, np.float32).reshape(-1, 4)
+        boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], axis=1)
+        scores = 1.0 / (1.0 + np.exp(-np.asarray(margins, np.float32).ravel()))
+        return _threshold_nms(boxes, scores, self.score_threshold, self.nms_iou)
+
+
+class YoloDetector(_PerFrameDetector):
+    """VIBE's YOLOv3 (Darknet cfg + weights from the data dir) through cv2.dnn, people only."""
+
+    name = "yolo"
+
+    def __init__(self, cfg, data_dir: Path):
+        tracker_cfg = cfg.TRACKER
+        cfg_path, weights_path = yolo_files(cfg, data_dir)
+        for path in (cfg_path, weights_path):
+            if not path.is_file():
+                raise AssetError(f"YOLO file {path.name} not found in {path.parent}; put VIBE's yolov3.cfg and "
+                                 "yolov3.weights there or use TRACKER.DETECTOR blazepose")
+        try:
+            self._net = cv2.dnn.readNetFromDarknet(str(cfg_path), str(weights_path))
+        except cv2.error as err:
+            raise AssetError(f"cannot read YOLO model {weights_path}: {err.msg}; re-download VIBE's yolov3 files") from None
+        self.img_size = int(tracker_cfg.YOLO_IMG_SIZE)
+        self.score_threshold = float(tracker_cfg.DETECTION_THRESHOLD)
+        self.nms_iou = float(tracker_cfg.NMS_IOU)
+
+    def _detect_frame(self, frame: np.ndarray) -> Detections:
+        blob = cv2.dnn.blobFromImage(frame, 1.0 / 255.0, (self.img_size, self.img_size), swapRB=False)  # already RGB
+        self._net.setInput(blob)
+        rows = np.concatenate(self._net.forward(self._net.getUnconnectedOutLayersNames()))  # (N, 5 + classes)
+        scores = rows[:, YOLO_BOX_VALUES - 1] * rows[:, YOLO_BOX_VALUES + COCO_PERSON_CLASS]
+        height, width = frame.shape[:2]
+        centre, size = rows[:, 0:2] * (width, height), rows[:, 2:4] * (width, height)
+        boxes = np.concatenate([centre - size / 2, centre + size / 2], axis=1)
+        return _threshold_nms(boxes, scores, self.score_threshold, self.nms_iou)
+
+
+def yolo_files(cfg, data_dir: Path) -> tuple[Path, Path]:
+    return Path(data_dir) / cfg.TRACKER.YOLO_CFG, Path(data_dir) / cfg.TRACKER.YOLO_WEIGHTS
+
+
+DETECTOR_NAMES = ("auto", "blazepose", "hog", "yolo")
+
+
+def build_detector(cfg, data_dir: Path | None = None) -> PersonDetector:
+    """The detector named by cfg.TRACKER.DETECTOR. 'auto' is BlazePose (measured best, see
+    BENCHMARKS.md), falling back to HOG when the mediapipe wheel or LiteRT is missing."""
+    name = str(cfg.TRACKER.DETECTOR).lower()
+    if name not in DETECTOR_NAMES:
+        raise InputError(f"unknown detector '{name}'; use one of {', '.join(DETECTOR_NAMES)}")
+    if name == "yolo":
+        from vibe.config import resolve_data_dir
+
+        return YoloDetector(cfg, resolve_data_dir(data_dir, cfg))
+    if name == "hog":
+        return HogDetector(cfg)
+    try:
+        return BlazePoseDetector(cfg)
+    except AssetError as err:
+        if name == "blazepose":
+            raise
+        logger.warning("BlazePose detector unavailable (%s); using OpenCV HOG", err)
+        return HogDetector(cfg)

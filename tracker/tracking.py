@@ -1,0 +1,213 @@
+"""Multi-person tracking: Kalman prediction + Hungarian assignment on IoU and motion, with
+re-association across short gaps, gap filling by interpolation and box smoothing.
+
+Online part (`MultiTracker.step`, one call per frame, detections or None on frames the detector
+skipped) keeps only boxes; `finish()` turns each track's observations into a `Track` over every
+frame between its first and last observation.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+from scipy.optimize import linear_sum_assignment
+
+from tracker.kalman import BoxKalman
+from tracker.nms import pairwise_iou
+from tracker.types import Detections, Track, VideoInfo
+from tracker.video import DecodeStats, VideoSource
+from vibe.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+INFEASIBLE = 1e6  # cost of a pair outside the gates; never chosen
+
+
+def xyxy_to_cxcywh(boxes: np.ndarray) -> np.ndarray:
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    return np.concatenate([(boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]], axis=1)
+
+
+def cxcywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    return np.concatenate([boxes[:, :2] - boxes[:, 2:] / 2, boxes[:, :2] + boxes[:, 2:] / 2], axis=1)
+
+
+@dataclass
+class _LiveTrack:
+    track_id: int
+    kalman: BoxKalman
+    frame_ids: list[int] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)  # observed (cx, cy, w, h)
+    scores: list[float] = field(default_factory=list)
+
+    @property
+    def last_seen(self) -> int:
+        return self.frame_ids[-1]
+
+    def observe(self, frame_id: int, box: np.ndarray, score: float) -> None:
+        self.kalman.update(box)
+        self.frame_ids.append(frame_id)
+        self.boxes.append(box)
+        self.scores.append(score)
+
+
+class MultiTracker:
+    """Online association over a stream of frames at `fps` (the true frame rate)."""
+
+    def __init__(self, cfg, fps: float):
+        t = cfg.TRACKER
+        self.fps = float(fps)
+        self.max_gap_frames = max(1, int(round(t.MAX_GAP_SECONDS * self.fps)))
+        self.min_iou, self.gate, self.motion_weight = float(t.MIN_IOU), float(t.GATE_CHI2), float(t.MOTION_WEIGHT)
+        self.noise = (float(t.KALMAN_POS_STD), float(t.KALMAN_VEL_STD), float(t.KALMAN_MEAS_STD))
+        self.cfg = t
+        self._live: list[_LiveTrack] = []
+        self._done: list[_LiveTrack] = []
+        self._next_id = 0
+        self._last_detection_frame: int | None = None
+
+    def step(self, frame_id: int, detections: Detections | None) -> None:
+        """Advance every track one frame; associate `detections` (None: detector skipped this frame)."""
+        predicted = [track.kalman.predict() for track in self._live]
+        if detections is None:
+            return
+        boxes = xyxy_to_cxcywh(detections.boxes)
+        unmatched = np.arange(len(boxes))
+        # Matching cascade: tracks seen at the previous detector frame first, then those in a gap,
+        # so a coasting track cannot take a detection from a track that is plainly there.
+        fresh = [i for i, t in enumerate(self._live) if t.last_seen == self._last_detection_frame]
+        lost = [i for i, t in enumerate(self._live) if t.last_seen != self._last_detection_frame]
+        for group in (fresh, lost):
+            unmatched = self._match(group, predicted, boxes, detections.scores, unmatched, frame_id)
+        for det in unmatched:
+            self._start(frame_id, boxes[det], float(detections.scores[det]))
+        self._retire(frame_id)
+        self._last_detection_frame = frame_id
+
+    def _match(self, group, predicted, boxes, scores, unmatched, frame_id) -> np.ndarray:
+        if not group or not len(unmatched):
+            return unmatched
+        pred = np.array([predicted[i] for i in group])
+        iou = pairwise_iou(cxcywh_to_xyxy(pred), cxcywh_to_xyxy(boxes[unmatched]))
+        d2 = np.stack([self._live[i].kalman.centre_mahalanobis(boxes[unmatched, :2]) for i in group])
+        # A one-detection track has no velocity yet: its motion gate would be wide open, so it
+        # may only continue by overlap (keeps random false positives from chaining up).
+        has_motion = np.array([len(self._live[i].frame_ids) > 1 for i in group])[:, None]
+        feasible = (iou >= self.min_iou) | ((d2 <= self.gate) & has_motion)
+        cost = np.where(feasible, (1.0 - iou) + self.motion_weight * np.minimum(d2 / self.gate, 1.0), INFEASIBLE)
+        rows, cols = linear_sum_assignment(cost)
+        taken = []
+        for row, col in zip(rows, cols):
+            if feasible[row, col]:
+                det = unmatched[col]
+                self._live[group[row]].observe(frame_id, boxes[det], float(scores[det]))
+                taken.append(col)
+        return np.delete(unmatched, taken)
+
+    def _start(self, frame_id: int, box: np.ndarray, score: float) -> None:
+        track = _LiveTrack(self._next_id, BoxKalman(box, *self.noise))
+        track.frame_ids.append(frame_id)
+        track.boxes.append(box)
+        track.scores.append(score)
+        self._live.append(track)
+        self._next_id += 1
+
+    def _retire(self, frame_id: int) -> None:
+        still = []
+        for track in self._live:
+            (still if frame_id - track.last_seen <= self.max_gap_frames else self._done).append(track)
+        self._live = still
+
+    def finish(self) -> list[Track]:
+        """All tracks as `Track`s (ids renumbered 0.. by first frame), filtered and smoothed."""
+        candidates = sorted(self._done + self._live, key=lambda t: (t.frame_ids[0], t.track_id))
+        self._done, self._live = [], []
+        min_detections = int(self.cfg.MIN_DETECTIONS)
+        observed = [t for t in candidates if len(t.frame_ids) >= min_detections]
+        if len(observed) < len(candidates):
+            logger.info("%d track(s) with fewer than %d detections dropped as noise",
+                        len(candidates) - len(observed), min_detections)
+        tracks = [self._densify(t) for t in observed]
+        return self._filter_length(tracks)
+
+    def _densify(self, live: _LiveTrack) -> Track:
+        """Every frame from first to last observation: observed boxes, linear interpolation in the
+        gaps (flagged), then Gaussian smoothing of centre and side."""
+        seen = np.asarray(live.frame_ids)
+        frames = np.arange(seen[0], seen[-1] + 1)
+        observed = np.asarray(live.boxes)
+        side = np.maximum(observed[:, 2], observed[:, 3])  # square box: the longer side
+        cx, cy = np.interp(frames, seen, observed[:, 0]), np.interp(frames, seen, observed[:, 1])
+        side = np.interp(frames, seen, side)
+        scores = np.interp(frames, seen, np.asarray(live.scores))
+        sigma = float(self.cfg.SMOOTH_SIGMA_SECONDS) * self.fps
+        if self.cfg.SMOOTH_BOXES and sigma > 0:
+            cx, cy, side = (gaussian_filter1d(v, sigma, mode="nearest") for v in (cx, cy, side))
+        bboxes = np.stack([cx, cy, side, side], axis=1).astype(np.float32)
+        return Track(live.track_id, frames.astype(np.int64), bboxes, scores.astype(np.float32), ~np.isin(frames, seen))
+
+    def _filter_length(self, tracks: list[Track]) -> list[Track]:
+        min_len = int(self.cfg.MIN_TRACK_LEN)
+        kept = [t for t in tracks if len(t) >= min_len]
+        if len(kept) < len(tracks):
+            logger.warning("%d track(s) shorter than TRACKER.MIN_TRACK_LEN=%d frames dropped", len(tracks) - len(kept), min_len)
+        short = int(round(float(self.cfg.SHORT_TRACK_SECONDS) * self.fps))
+        n_short = sum(len(t) < short for t in kept)
+        if n_short:
+            logger.warning("%d short track(s) (< %d frames) kept; set TRACKER.MIN_TRACK_LEN to drop them", n_short, short)
+        for new_id, track in enumerate(kept):
+            track.track_id = new_id
+        return kept
+
+
+def track_detections(per_frame: Iterable[tuple[int, Detections | None]], cfg, fps: float) -> list[Track]:
+    """Track from precomputed detections: (frame_id, Detections or None) in frame order."""
+    tracker = MultiTracker(cfg, fps)
+    for frame_id, detections in per_frame:
+        tracker.step(frame_id, detections)
+    return tracker.finish()
+
+
+@dataclass
+class TrackingResult:
+    info: VideoInfo
+    tracks: list[Track]
+    decode: DecodeStats
+    frames_detected: int
+
+
+def track_video(source: VideoSource, detector, cfg) -> TrackingResult:
+    """Stream `source` once: detect people every cfg.TRACKER.DETECT_STRIDE frames (in batches of
+    cfg.TRACKER.BATCH_SIZE frames), track, and return the tracks. Holds at most one batch of frames.
+
+    Raises InputError when nobody is found in the whole video.
+    """
+    stride, batch_size = max(1, int(cfg.TRACKER.DETECT_STRIDE)), max(1, int(cfg.TRACKER.BATCH_SIZE))
+    tracker = MultiTracker(cfg, source.info.fps)
+    pending: list[tuple[int, np.ndarray | None]] = []  # frame ids in order; frames only where detected
+    n_detected = 0
+
+    def flush() -> None:
+        to_detect = [frame for _, frame in pending if frame is not None]
+        results = iter(detector.detect(to_detect) if to_detect else [])
+        for frame_id, frame in pending:
+            tracker.step(frame_id, next(results) if frame is not None else None)
+        pending.clear()
+
+    for frame_id, frame in source.frames():
+        detect_here = frame_id % stride == 0
+        pending.append((frame_id, frame if detect_here else None))
+        n_detected += detect_here
+        if sum(f is not None for _, f in pending) >= batch_size:
+            flush()
+    flush()
+    tracks = tracker.finish()
+    if not tracks:
+        raise InputError(f"no people found in {source.path} ({n_detected} frames searched with the "
+                         f"{detector.name} detector); check the video or lower TRACKER.DETECTION_THRESHOLD")
+    logger.info("%s: %d track(s) over %d frames", source.path.name, len(tracks), source.stats.frames_read)
+    return TrackingResult(source.info, tracks, source.stats, n_detected)
