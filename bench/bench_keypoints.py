@@ -32,9 +32,10 @@ sys.path.insert(0, str(ROOT))
 
 from vibe.config import get_cfg_defaults  # noqa: E402
 from vibe.keypoints.blazepose import (  # noqa: E402
-    MODEL_LANDMARKS, MODEL_NAME, VALUES_PER_LANDMARK, BlazePoseDetector, crop_boxes,
+    MODEL_LANDMARKS, MODEL_NAME, VALUES_PER_LANDMARK, BlazePoseDetector,
 )
 from vibe.keypoints.litert import bundled_mediapipe_model, load_interpreter  # noqa: E402
+from tracker.crops import cut_crops
 
 VIDEO = ROOT.parent / "shared" / "media" / "vtest.avi"
 BATCH_SIZES = (1, 8, 32)
@@ -89,7 +90,7 @@ def reference_people(graph, frames):
     for frame_id, frame in frames.items():
         for box in hog_boxes(frame):
             box = np.array(box, dtype=np.float64)
-            found = mediapipe_landmarks(graph, crop_boxes(frame, box[None], REFERENCE_MARGIN, REFERENCE_SIZE)[0])
+            found = mediapipe_landmarks(graph, cut_crops(frame, box[None], REFERENCE_MARGIN, REFERENCE_SIZE).images[0])
             if found is None:
                 continue
             landmarks = crop_to_frame(found[0], box, REFERENCE_MARGIN, REFERENCE_SIZE)
@@ -112,11 +113,11 @@ def raw_model_outputs(interpreter, crop):
 
 def second_pass(detector, interpreter, frame, box, margin, size):
     """Re-crop the frame around the first pass's hips centre at mediapipe's tracking ROI size."""
-    crop = crop_boxes(frame, box[None], margin, size)
+    crop = cut_crops(frame, box[None], margin, size).images
     aux = crop_to_frame(raw_model_outputs(interpreter, crop[0])[:, :2] - 0.5, box, margin, size)
     side = ROI_SIDE_PER_DISTANCE * np.linalg.norm(aux[ROI_SCALE_POINT] - aux[HIPS_CENTRE])
     roi = np.array([*aux[HIPS_CENTRE], side, side])
-    return detector(crop_boxes(frame, roi[None], 1.0, size)).to_image(roi[None], 1.0)[0]
+    return detector(cut_crops(frame, roi[None], 1.0, size).images).to_image(roi[None], 1.0)[0]
 
 
 def margin_study(detector, graph, people, frames, cfg, threads):
@@ -128,7 +129,7 @@ def margin_study(detector, graph, people, frames, cfg, threads):
         found = {"direct": 0, "mediapipe": 0}
         for frame_id, box, reference, visible in people:
             frame = frames[frame_id]
-            crop = crop_boxes(frame, box[None], margin, size)
+            crop = cut_crops(frame, box[None], margin, size).images
             ours = detector(crop)
             if ours.person_score[0] >= cfg.KEYPOINTS.MIN_PERSON_SCORE:
                 found["direct"] += 1
@@ -195,7 +196,7 @@ def main():
     frames = read_frames(frame_ids)
     with mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1) as graph:
         people = reference_people(graph, frames)
-        crops = np.concatenate([crop_boxes(frames[f], box[None], cfg.KEYPOINTS.BBOX_SCALE, size)
+        crops = np.concatenate([cut_crops(frames[f], box[None], cfg.KEYPOINTS.BBOX_SCALE, size).images
                                 for f, box, _, _ in people])
         print(f"{platform.processor() or platform.machine()}, {args.threads} threads, "
               f"{len(people)} people on {len(frames)} frames")

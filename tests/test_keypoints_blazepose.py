@@ -12,8 +12,9 @@ import pytest
 
 from vibe.config import get_cfg_defaults
 from vibe.errors import AssetError, InputError
-from vibe.keypoints.blazepose import BlazePoseDetector, BlazePoseKeypoints, crop_boxes, refine_from_heatmap
+from vibe.keypoints.blazepose import BlazePoseDetector, BlazePoseKeypoints, refine_from_heatmap
 from vibe.keypoints.litert import bundled_mediapipe_model, load_interpreter
+from tracker.crops import cut_crops
 
 VIDEO = Path(__file__).resolve().parents[2] / "shared" / "media" / "vtest.avi"
 CFG = get_cfg_defaults()
@@ -43,7 +44,7 @@ def crops_of(boxes_by_frame: dict, scale: float = SCALE) -> tuple[np.ndarray, np
     crops, boxes = [], []
     for frame_id, boxes_here in boxes_by_frame.items():
         boxes_here = np.array(boxes_here, dtype=np.float64)
-        crops.append(crop_boxes(read_frame(frame_id), boxes_here, scale, SIZE))
+        crops.append(cut_crops(read_frame(frame_id), boxes_here, scale, SIZE).images)
         boxes.append(boxes_here)
     return np.concatenate(crops), np.concatenate(boxes)
 
@@ -152,7 +153,7 @@ def test_batch_of_one_equals_batch_of_many(detector):
 
 
 def test_image_coordinates_invert_the_crop_warp():
-    """to_image must undo the warp crop_boxes applies: check with cv2's own inverse of that affine."""
+    """to_image must undo the warp cut_crops applies: check with cv2's own inverse of that affine."""
     box = np.array([[300.0, 200.0, 80.0, 80.0]])
     scale = SIZE / (80.0 * 1.4)
     warp = np.array([[scale, 0, SIZE / 2 - 300 * scale], [0, scale, SIZE / 2 - 200 * scale]])
@@ -165,7 +166,7 @@ def test_image_coordinates_invert_the_crop_warp():
     # A marker drawn at a frame pixel lands at the predicted crop pixel.
     frame = np.zeros((400, 600, 3), np.uint8)
     frame[190, 330] = 255
-    crop = crop_boxes(frame, box, 1.4, SIZE)[0, ..., 0].astype(float)
+    crop = cut_crops(frame, box, 1.4, SIZE).images[0, ..., 0].astype(float)
     rows, cols = np.nonzero(crop)
     peak = np.array([(cols * crop[rows, cols]).sum(), (rows * crop[rows, cols]).sum()]) / crop[rows, cols].sum()
     np.testing.assert_allclose(peak, warp[:, :2] @ [330, 190] + warp[:, 2], atol=0.05)

@@ -26,7 +26,7 @@ def test_affine_matches_geometry_both_ways():
 def test_pixels_land_where_the_formula_says():
     cfg = get_cfg_defaults()
     side = cfg.CROP.KEYPOINT_SIZE  # crop side == box side * scale: one image px per crop px
-    bbox = np.array([[100.0, 80.0, side / cfg.CROP.BBOX_SCALE, side / cfg.CROP.BBOX_SCALE]])
+    bbox = np.array([[100.0, 80.0, side / cfg.KEYPOINTS.BBOX_SCALE, side / cfg.KEYPOINTS.BBOX_SCALE]])
     frame = np.zeros((300, 400, 3), np.uint8)
     frame[90, 120] = (255, 128, 7)
     crops = keypoint_crops(frame, bbox, cfg)

@@ -56,27 +56,29 @@ def crop_to_image(points: np.ndarray, transforms: np.ndarray) -> np.ndarray:
     return apply_affine(points, invert_affine(transforms))
 
 
-def _warp(frame: np.ndarray, transforms: np.ndarray, out_size: int) -> np.ndarray:
-    """(K, S, S, 3) uint8 crops; outside the frame is black."""
+def cut_crops(frame: np.ndarray, bboxes: np.ndarray, bbox_scale: float, out_size: int) -> CropBatch:
+    """RGB frame (H, W, 3) + boxes (K, 4) -> (K, S, S, 3) uint8 crops (outside the frame is black)."""
+    transforms = crop_transforms(bboxes, bbox_scale, out_size)
     crops = [cv2.warpAffine(frame, m, (out_size, out_size), flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT, borderValue=0) for m in transforms]
-    return np.stack(crops) if crops else np.zeros((0, out_size, out_size, 3), np.uint8)
+    images = np.stack(crops) if crops else np.zeros((0, out_size, out_size, 3), np.uint8)
+    return CropBatch(images, transforms)
 
 
 def network_crops(frame: np.ndarray, bboxes: np.ndarray, cfg) -> CropBatch:
     """RGB frame (H, W, 3) + boxes (K, 4) -> (K, 3, CROP.SIZE, CROP.SIZE) float32 ImageNet-normalised."""
-    size = int(cfg.CROP.SIZE)
-    transforms = crop_transforms(bboxes, float(cfg.CROP.BBOX_SCALE), size)
-    pixels = _warp(frame, transforms, size).astype(np.float32) / PIXEL_MAX
+    batch = cut_crops(frame, bboxes, float(cfg.CROP.BBOX_SCALE), int(cfg.CROP.SIZE))
+    pixels = batch.images.astype(np.float32) / PIXEL_MAX
     normalised = (pixels - np.asarray(cfg.CROP.MEAN, np.float32)) / np.asarray(cfg.CROP.STD, np.float32)
-    return CropBatch(np.ascontiguousarray(normalised.transpose(0, 3, 1, 2)), transforms)
+    return CropBatch(np.ascontiguousarray(normalised.transpose(0, 3, 1, 2)), batch.transforms)
 
 
 def keypoint_crops(frame: np.ndarray, bboxes: np.ndarray, cfg) -> CropBatch:
-    """RGB frame + boxes (K, 4) -> (K, CROP.KEYPOINT_SIZE, CROP.KEYPOINT_SIZE, 3) uint8 RGB crops."""
-    size = int(cfg.CROP.KEYPOINT_SIZE)
-    transforms = crop_transforms(bboxes, float(cfg.CROP.BBOX_SCALE), size)
-    return CropBatch(_warp(frame, transforms, size), transforms)
+    """RGB frame + boxes (K, 4) -> (K, CROP.KEYPOINT_SIZE, CROP.KEYPOINT_SIZE, 3) uint8 RGB crops.
+
+    Cut at KEYPOINTS.BBOX_SCALE (wider than the network's crop: BlazePose wants margin).
+    """
+    return cut_crops(frame, bboxes, float(cfg.KEYPOINTS.BBOX_SCALE), int(cfg.CROP.KEYPOINT_SIZE))
 
 
 def boxes_by_frame(tracks: list[Track]) -> dict[int, list[tuple[int, int, np.ndarray]]]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from yacs.config import CfgNode
 
@@ -159,7 +158,7 @@ class BlazePoseDetector:
         expected = (self.crop_size, self.crop_size, 3)
         if crops.ndim != 4 or crops.shape[1:] != expected or crops.shape[0] == 0 or crops.dtype != np.uint8:
             raise InputError(f"keypoint crops must be a non-empty uint8 RGB array (B, {self.crop_size}, "
-                             f"{self.crop_size}, 3), got {crops.dtype} {crops.shape}; cut them with crop_boxes()")
+                             f"{self.crop_size}, 3), got {crops.dtype} {crops.shape}; cut them with tracker.crops.keypoint_crops()")
         return crops
 
     def _run_one(self, crop: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
@@ -183,21 +182,3 @@ class BlazePoseDetector:
             person_score=np.asarray(flags),
             crop_size=self.crop_size,
         )
-
-
-def crop_boxes(frame: np.ndarray, bboxes: np.ndarray, bbox_scale: float, size: int) -> np.ndarray:
-    """(H, W, 3) frame + (B, 4) square boxes (cx, cy, w, h) -> (B, size, size, 3) crops.
-
-    Crop pixel u = (x - cx) * size / side + size / 2 with side = h * bbox_scale (the shared crop
-    formula); outside the frame is black (zero padding).
-    """
-    bboxes = np.asarray(bboxes, dtype=np.float64).reshape(-1, 4)
-    if np.any(bboxes[:, 3] <= 0):
-        raise InputError(f"box sides must be positive, got {bboxes[:, 3].tolist()}")
-    crops = []
-    for cx, cy, _, h in bboxes:
-        scale = size / (h * bbox_scale)
-        matrix = np.array([[scale, 0.0, size / 2 - cx * scale], [0.0, scale, size / 2 - cy * scale]])
-        crops.append(cv2.warpAffine(frame, matrix, (size, size), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_CONSTANT, borderValue=0))
-    return np.stack(crops)
