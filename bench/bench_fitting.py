@@ -27,7 +27,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.motions import MOTIONS, place_in_camera  # noqa: E402
+from vibe.body.motions import MOTIONS, place_in_camera  # noqa: E402
 from vibe import metrics  # noqa: E402
 from vibe.body import OPEN_BODY_PATH, load_open_body, load_smpl  # noqa: E402
 from vibe.config import get_cfg_defaults  # noqa: E402
