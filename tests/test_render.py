@@ -105,6 +105,29 @@ def test_triangle_covers_projected_pixels_with_lambert_colour(renderer):
     np.testing.assert_array_equal(out[~got], background[~got])  # untouched elsewhere
 
 
+def test_vertex_colours_paint_each_part_of_one_mesh(renderer):
+    """One mesh of two disjoint triangles, the left one's vertices red and the right one's blue:
+    each projected triangle shows its own colour (Lambert-shaded, as a single-colour mesh)."""
+    depth = 2.0
+    left = np.array([[-0.3, -0.2, depth], [-0.05, -0.2, depth], [-0.2, 0.2, depth]])
+    right = left + [0.35, 0.0, 0.0]
+    red, blue = np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0])
+    mesh = MeshInstance(np.vstack([left, right]), [[0, 1, 2], [3, 4, 5]], color=(0.0, 1.0, 0.0),
+                        vertex_colors=[red] * 3 + [blue] * 3)
+    background = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    out = renderer.render(background, [mesh], K)
+    light = np.array(CFG.RENDER.LIGHT_DIR, dtype=float)
+    intensity = CFG.RENDER.AMBIENT + CFG.RENDER.DIFFUSE * abs(light[2]) / np.linalg.norm(light)
+    for triangle, colour in ((left, red), (right, blue)):
+        inside, ambiguous = hull_coverage(triangle, K, WIDTH, HEIGHT)
+        strict = inside & ~cv2.dilate(ambiguous.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        assert strict.sum() > 300
+        expected = CFG.RENDER.MESH_ALPHA * np.rint(colour * intensity * 255)
+        assert np.abs(out[strict].astype(float) - expected).max() <= 1.0
+    with pytest.raises(InputError, match="vertex colours"):
+        MeshInstance(left, [[0, 1, 2]], vertex_colors=[red] * 2)
+
+
 def test_cube_covers_hull_of_its_projected_corners(renderer):
     corners = CUBE_CORNERS * 0.5 + [0.05, -0.3, 3.0]  # off-axis: three faces visible
     background = noise_background(1)

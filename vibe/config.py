@@ -108,20 +108,25 @@ _C.FITTING.FACING_AMBIGUOUS_RATIO = 0.35  # 2D shoulder width / torso length bel
 # the fit does not depend on the image resolution or the person's size in it.
 _C.FITTING.PX_PER_METRE = 100.0
 _C.FITTING.ROBUST_SIGMA = 100.0  # Geman-McClure scale, virtual px (SMPLify: 100)
-# Prior weights: SPIN's SMPLify values squared (pose 4.78^2, angle 15.2^2, shape 5^2), scaled per stage
-# by STAGE_PRIOR_SCALES (the last stage keeps a tenth: noise-free synthetic tracks fit best so).
+# Prior weights: SPIN's SMPLify values squared (pose 4.78^2, angle 15.2^2), scaled per stage by
+# STAGE_PRIOR_SCALES (the last stage keeps a tenth: noise-free synthetic tracks fit best so). The shape
+# prior is far weaker than SPIN's 5^2: at 25 per frame it held population-spread betas (N(0, 1))
+# near zero, and the wrong limb lengths cost 5-10 mm PA-MPJPE on synthetic tracks.
 _C.FITTING.DATA_W = 1.0
 _C.FITTING.POSE_PRIOR_W = 22.85
 _C.FITTING.ANGLE_PRIOR_W = 231.0
-_C.FITTING.SHAPE_PRIOR_W = 25.0
+_C.FITTING.SHAPE_PRIOR_W = 1.0
 _C.FITTING.SMOOTH_JOINTS_W = 1.0e4  # x squared 2nd difference of 3D joints (m) summed over joints
 _C.FITTING.SMOOTH_POSE_W = 10.0  # x squared 2nd difference of axis-angle pose (rad)
 # Annealing (SMPLify-X): per body stage, a multiplier of the prior weights and an L-BFGS iteration
 # count; strong priors first, strong data last. The camera stage (global orientation and
 # translation on the torso) runs before them.
 _C.FITTING.STAGE_PRIOR_SCALES = [2.0, 0.5, 0.1]
-_C.FITTING.STAGE_ITERS = [30, 30, 150]
+_C.FITTING.STAGE_ITERS = [30, 30, 300]  # every stage ends on its cap: more helps
 _C.FITTING.CAMERA_ITERS = 40
+# Also run the first body stage from the rest pose (arms horizontal) and keep, per frame, the start
+# that reprojects better (only without an initial pose from the network path).
+_C.FITTING.TRY_REST_POSE = True
 _C.FITTING.LBFGS_LR = 1.0
 _C.FITTING.LBFGS_HISTORY = 20
 _C.FITTING.TOLERANCE_CHANGE = 1e-7  # relative loss change that ends a stage early
@@ -146,13 +151,32 @@ _C.TRAIN.DISC_WD = 1e-4
 _C.TRAIN.LR_FACTOR = 0.1
 _C.TRAIN.LR_PATIENCE = 5
 _C.TRAIN.OUTPUT_DIR = "runs"
+_C.TRAIN.DB_DIR = "data/vibe_db"  # VIBE's preprocessed files (3dpw_*_db.pt, insta_train_db.h5, ...)
+_C.TRAIN.DATASETS_2D = ["insta"]
+_C.TRAIN.DATASETS_3D = ["mpii3d"]  # add "3dpw" to train on 3DPW (VIBE's released model does not)
+_C.TRAIN.DATASET_EVAL = "3dpw"  # validated each epoch on its "val" split; PA-MPJPE drives the schedulers
+_C.TRAIN.OVERLAP = CN({"3dpw": 0.75, "mpii3d": 0.0, "insta": 0.0})  # window overlap per training set (VIBE's)
+_C.TRAIN.DB_BBOX_SCALE = 1.2  # VIBE cut the feature crops at 1.2 x the stored box side
+_C.TRAIN.PRETRAINED_REGRESSOR = "spin_model_checkpoint.pth.tar"  # relative to DATA_DIR; "" or absent: from scratch
+_C.TRAIN.DISC_HIDDEN = 1024
+_C.TRAIN.DISC_LAYERS = 2
+_C.TRAIN.DISC_UPDATE_STEPS = 1  # discriminator step every N generator steps
+_C.TRAIN.PROGRESS_BAR = True
+_C.TRAIN.DIST_BACKEND = "auto"  # torchrun: gloo on CPU, nccl on CUDA
 
 _C.LOSS = CN()
 _C.LOSS.KP_2D_W = 300.0
 _C.LOSS.KP_3D_W = 300.0
 _C.LOSS.POSE_W = 60.0
 _C.LOSS.SHAPE_W = 0.06
-_C.LOSS.D_MOTION_LOSS_W = 0.5
+_C.LOSS.D_MOTION_LOSS_W = 0.5  # generator adversarial term and discriminator loss (as VIBE)
+
+# Evaluation (eval.py and the per-epoch validation).
+_C.EVAL = CN()
+_C.EVAL.DATASET = "3dpw"  # 3dpw | mpii3d
+_C.EVAL.SET = "test"  # 3dpw: train | val | test; mpii3d: val (VIBE's name for the test set)
+_C.EVAL.SEQLEN = 16  # non-overlapping windows per video, as VIBE's evaluation
+_C.EVAL.BATCH_SIZE = 32  # windows per forward pass
 
 # Rendering and outputs.
 _C.RENDER = CN()
@@ -181,6 +205,33 @@ _C.EXPORT.FOCAL_DIAG_FACTOR = 1.0
 _C.EXPORT.GLTF_MAX_INFLUENCES = 8
 _C.EXPORT.BVH_UNITS_PER_METRE = 1.0  # 1 = metres (Blender imports at true size), 100 = centimetres
 _C.EXPORT.BVH_EULER_ORDER = "ZXY"  # rotation channel order; R = R_Z @ R_X @ R_Y for "ZXY"
+
+# The demo pipeline (vibe/pipeline): which tracks become results, and the stream batching.
+_C.DEMO = CN()
+_C.DEMO.MIN_TRACK_FRAMES = 1  # shorter tracks are skipped with a warning (and counted), never silently
+# Fitting path: a track needs a person in its keypoint crops (KEYPOINTS.MIN_PERSON_SCORE) on at least
+# this fraction of its frames; others are skipped as false detections. Frames below the score keep
+# the track but give it no keypoints (the fit fills them from their neighbours).
+_C.DEMO.MIN_KEYPOINT_FRACTION = 0.5
+_C.DEMO.KEYPOINT_BATCH_SIZE = 16  # keypoint crops held at once in the crop pass
+_C.DEMO.SMOOTH_D_CUTOFF = 1.0  # One Euro speed cutoff, cycles per frame (min_cutoff/beta: RENDER.SMOOTH_*)
+_C.DEMO.CACHE = True  # reuse tracking / features / keypoints under <output>/<video>/cache/
+
+# The built-in sample clip (vibe/sample.py): the open body in clothes colours playing the motions
+# of vibe/body/motions.py one after another over a textured floor and wall.
+_C.SAMPLE = CN()
+_C.SAMPLE.FPS = 25
+_C.SAMPLE.WIDTH = 640
+_C.SAMPLE.HEIGHT = 480
+_C.SAMPLE.MOTIONS = ["walking", "turning", "arm_swings", "crouching"]  # names in vibe.body.motions.MOTIONS
+_C.SAMPLE.MOTION_SECONDS = [2.0, 1.6, 1.7, 2.5]  # per motion; the clip lasts their sum
+_C.SAMPLE.HEADINGS_DEG = [70.0, 70.0, 0.0, 0.0]  # per motion, body yaw (0 faces the camera, 90 walks right)
+_C.SAMPLE.BLEND_SECONDS = 0.6  # each motion eases in from the previous one's last pose
+_C.SAMPLE.CAMERA_DISTANCE = 4.8  # metres from the camera to the mean pelvis position
+_C.SAMPLE.CAMERA_ELEVATION_DEG = 8.0  # looking down
+_C.SAMPLE.CAMERA_AZIMUTH_DEG = 0.0  # round the body (adds to every heading)
+_C.SAMPLE.FOCAL_DIAG_FACTOR = 1.0  # focal = this x image diagonal (px)
+_C.SAMPLE.WALL_DISTANCE = 2.5  # metres behind the mean pelvis position, across the view
 
 
 def get_cfg_defaults() -> CN:

@@ -53,11 +53,13 @@ class Intrinsics:
 @dataclasses.dataclass
 class MeshInstance:
     """One mesh to draw: `verts` (V, 3) in camera coordinates (metres, x right, y down, z forward),
-    `faces` (F, 3) vertex indices, `color` RGB floats in [0, 1]."""
+    `faces` (F, 3) vertex indices, `color` RGB floats in [0, 1]; `vertex_colors` (V, 3) RGB floats
+    in [0, 1], when given, colour each vertex instead (e.g. clothes) and `color` is unused."""
 
     verts: np.ndarray
     faces: np.ndarray
     color: tuple[float, float, float] = DEFAULT_MESH_COLOR
+    vertex_colors: np.ndarray | None = None
 
     def __post_init__(self):
         self.verts = np.asarray(self.verts, dtype=np.float32)
@@ -72,6 +74,17 @@ class MeshInstance:
         if color.shape != (3,) or color.min() < 0 or color.max() > 1:
             raise InputError(f"mesh colour must be 3 floats in [0, 1], got {self.color}")
         self.color = tuple(float(c) for c in color)
+        if self.vertex_colors is not None:
+            self.vertex_colors = np.asarray(self.vertex_colors, dtype=np.float32)
+            shape = self.vertex_colors.shape
+            if shape != self.verts.shape or not ((self.vertex_colors >= 0) & (self.vertex_colors <= 1)).all():
+                raise InputError(f"vertex colours must be (V, 3) = {self.verts.shape} floats in [0, 1], got {shape}")
+
+    def base_colors(self) -> np.ndarray:
+        """Unshaded colour of every vertex (V, 3): `vertex_colors`, else `color` repeated."""
+        if self.vertex_colors is not None:
+            return self.vertex_colors
+        return np.broadcast_to(np.asarray(self.color, dtype=np.float32), self.verts.shape)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +150,7 @@ def shade_vertices(mesh: MeshInstance, settings: RenderSettings) -> np.ndarray:
     light /= np.linalg.norm(light)
     lambert = np.abs(vertex_normals(mesh.verts, mesh.faces) @ light)
     intensity = np.clip(settings.ambient + settings.diffuse * lambert, 0.0, 1.0)
-    return (intensity[:, None] * np.asarray(mesh.color)[None, :]).astype(np.float32)
+    return (intensity[:, None] * mesh.base_colors()).astype(np.float32)
 
 
 def build_scene(meshes: list[MeshInstance], settings: RenderSettings) -> Scene:
@@ -167,7 +180,7 @@ def rotate_about_vertical(meshes: list[MeshInstance], degrees: float) -> list[Me
     cos, sin = np.cos(angle), np.sin(angle)
     rotation = np.array([[cos, 0.0, sin], [0.0, 1.0, 0.0], [-sin, 0.0, cos]])
     return [
-        MeshInstance((m.verts - centroid) @ rotation.T + centroid, m.faces, m.color)
+        dataclasses.replace(m, verts=(m.verts - centroid) @ rotation.T + centroid)
         for m in meshes
     ]
 
