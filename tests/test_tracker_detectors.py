@@ -49,3 +49,17 @@ def test_unknown_detector_and_missing_yolo(tmp_path):
     cfg.TRACKER.DETECTOR = "yolo"
     with pytest.raises(AssetError, match="yolov3"):
         build_detector(cfg, tmp_path)
+
+
+def test_contained_boxes_are_dropped_only_under_a_better_box():
+    from tracker.detectors import contained_in_better
+
+    boxes = np.array([[0, 0, 100, 200], [10, 10, 60, 90], [150, 0, 250, 200], [90, 0, 160, 100]], float)
+    scores = np.array([0.9, 0.8, 0.7, 0.95])
+    # box 1 lies wholly in box 0 (better): dropped; box 3 is 10/70 inside box 0 and best: kept;
+    # box 2 overlaps box 3 by 10x100 of its 100x200: kept.
+    assert contained_in_better(boxes, scores, 0.7).tolist() == [False, True, False, False]
+    # a part that scores higher than the whole stays (the whole is then the one inside nothing)
+    assert contained_in_better(boxes[:2], np.array([0.5, 0.9]), 0.7).tolist() == [False, False]
+    # ... unless the whole was found at a coarser scale (more source pixels per detector input)
+    assert contained_in_better(boxes[:2], np.array([0.5, 0.9]), 0.7, np.array([480, 224])).tolist() == [False, True]

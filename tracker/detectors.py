@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from tracker import blazepose
-from tracker.nms import nms
+from tracker.nms import box_area, nms, pairwise_intersection
 from tracker.types import Detections
 from vibe.errors import AssetError, InputError
 
@@ -40,6 +40,20 @@ def _threshold_nms(boxes: np.ndarray, scores: np.ndarray, score_threshold: float
     boxes, scores = boxes[keep], scores[keep]
     kept = nms(boxes, scores, iou)
     return Detections(boxes[kept].astype(np.float32), scores[kept].astype(np.float32))
+
+
+def contained_in_better(boxes: np.ndarray, scores: np.ndarray, fraction: float,
+                        scales: np.ndarray | None = None) -> np.ndarray:
+    """(K,) bool: box i lies at least `fraction` of its area inside a better box j, where better
+    means a higher score or, given `scales` (K,) source pixels per detector input, a coarser scale
+    (a whole person seen at a coarse scale beats a limb or torso found on a small tile)."""
+    inter = pairwise_intersection(boxes, boxes)
+    inside = inter / np.maximum(box_area(boxes), 1e-9)[:, None]
+    better = scores[None, :] > scores[:, None]
+    if scales is not None:
+        better |= scales[None, :] > scales[:, None]
+    np.fill_diagonal(better, False)
+    return np.any((inside >= fraction) & better, axis=1)
 
 
 class _PerFrameDetector:
@@ -65,7 +79,11 @@ def tile_origins(length: int, tile: int, overlap: float) -> list[int]:
 
 
 class BlazePoseDetector(_PerFrameDetector):
-    """BlazePose person detector on tiles of cfg.TRACKER.BLAZEPOSE_TILE source pixels.
+    """BlazePose person detector over a pyramid of tiles (cfg.TRACKER.BLAZEPOSE_TILES source pixels).
+
+    Small tiles upscale distant people into the model's range; the whole frame catches people who
+    fill it. Boxes from all scales are merged by NMS, then boxes lying mostly inside a
+    higher-scoring box (a limb or torso found on a small tile) are dropped.
 
     The tflite model takes one 224x224 input per call: resizing its batch dimension runs, but the
     outputs then differ from single calls (logits off by up to ~260 for a batch of 4, measured on
@@ -78,7 +96,8 @@ class BlazePoseDetector(_PerFrameDetector):
         from vibe.keypoints.litert import bundled_mediapipe_model, load_interpreter
 
         tracker_cfg = cfg.TRACKER
-        self.tile = int(tracker_cfg.BLAZEPOSE_TILE)
+        self.tiles = [int(t) for t in tracker_cfg.BLAZEPOSE_TILES]
+        self.contained_fraction = float(tracker_cfg.CONTAINED_FRACTION)
         self.overlap = float(tracker_cfg.BLAZEPOSE_TILE_OVERLAP)
         self.score_threshold = float(tracker_cfg.DETECTION_THRESHOLD)
         self.nms_iou = float(tracker_cfg.NMS_IOU)
@@ -99,8 +118,25 @@ class BlazePoseDetector(_PerFrameDetector):
         return blazepose.decode_person_boxes(raw, logits, self._anchors, self.score_threshold)
 
     def _detect_frame(self, frame: np.ndarray) -> Detections:
+        # NMS within each scale first: across scales a part found on a small tile could otherwise
+        # suppress the whole person found at a coarse one before containment is judged.
+        per_scale = []
+        for tile in self.tiles:
+            tile_px = min(tile or frame.shape[0], *frame.shape[:2])
+            boxes, scores = self._detect_tiles(frame, tile_px)
+            found = _threshold_nms(np.concatenate(boxes), np.concatenate(scores), self.score_threshold, self.nms_iou)
+            per_scale.append((found, np.full(len(found), tile_px)))
+        boxes = np.concatenate([found.boxes for found, _ in per_scale])
+        scores = np.concatenate([found.scores for found, _ in per_scale])
+        scales = np.concatenate([scale for _, scale in per_scale])
+        whole = ~contained_in_better(boxes, scores, self.contained_fraction, scales)
+        boxes, scores = boxes[whole], scores[whole]
+        kept = nms(boxes, scores, self.nms_iou)
+        return Detections(boxes[kept], scores[kept])
+
+    def _detect_tiles(self, frame: np.ndarray, tile: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Boxes (xyxy frame pixels) and scores from square tiles of `tile` source pixels."""
         height, width = frame.shape[:2]
-        tile = min(self.tile, height, width)
         interpolation = cv2.INTER_AREA if tile > blazepose.INPUT_SIZE else cv2.INTER_LINEAR
         all_boxes, all_scores = [], []
         for y0 in tile_origins(height, tile, self.overlap):
@@ -110,7 +146,7 @@ class BlazePoseDetector(_PerFrameDetector):
                 boxes, scores = self._run(patch)
                 all_boxes.append(boxes * tile + np.array([x0, y0, x0, y0], np.float32))
                 all_scores.append(scores)
-        return _threshold_nms(np.concatenate(all_boxes), np.concatenate(all_scores), self.score_threshold, self.nms_iou)
+        return all_boxes, all_scores
 
 
 class HogDetector(_PerFrameDetector):

@@ -9,13 +9,20 @@ def box_area(boxes: np.ndarray) -> np.ndarray:
     return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
 
 
-def pairwise_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
-    """Intersection over union of every xyxy box in (A, 4) with every one in (B, 4) -> (A, B)."""
+def pairwise_intersection(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
+    """Intersection areas of every xyxy box in (A, 4) with every one in (B, 4) -> (A, B)."""
     boxes_a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
     boxes_b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
     top_left = np.maximum(boxes_a[:, None, :2], boxes_b[None, :, :2])
     bottom_right = np.minimum(boxes_a[:, None, 2:], boxes_b[None, :, 2:])
-    inter = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
+    return np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
+
+
+def pairwise_iou(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every xyxy box in (A, 4) with every one in (B, 4) -> (A, B)."""
+    boxes_a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 4)
+    boxes_b = np.asarray(boxes_b, dtype=np.float64).reshape(-1, 4)
+    inter = pairwise_intersection(boxes_a, boxes_b)
     union = box_area(boxes_a)[:, None] + box_area(boxes_b)[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 

@@ -68,7 +68,11 @@ _C.TRACKER.KALMAN_POS_STD = 0.05  # process noise, fraction of the box height pe
 _C.TRACKER.KALMAN_VEL_STD = 0.01
 _C.TRACKER.KALMAN_MEAS_STD = 0.05  # detector noise, fraction of the box height
 _C.TRACKER.MAX_DECODE_FAILURES = 25  # consecutive undecodable frames before the video counts as ended
-_C.TRACKER.BLAZEPOSE_TILE = 224  # source pixels per 224-px detector tile (< 224 upscales small people)
+# Detector pyramid: tiles of these many source pixels, each resized to the model's 224 px input.
+# 224 finds people ~60-200 px tall (vtest's pedestrians); 0 means the whole frame (its shorter
+# side), which finds people filling the frame, whom small tiles cut into parts.
+_C.TRACKER.BLAZEPOSE_TILES = [224, 0]
+_C.TRACKER.CONTAINED_FRACTION = 0.7  # drop a box this much inside a higher-scoring one (a part of a person)
 _C.TRACKER.BLAZEPOSE_TILE_OVERLAP = 0.25  # fraction of a tile shared with its neighbour
 _C.TRACKER.BLAZEPOSE_THREADS = 2
 _C.TRACKER.HOG_WIN_STRIDE = 8
@@ -124,9 +128,10 @@ _C.FITTING.SMOOTH_POSE_W = 10.0  # x squared 2nd difference of axis-angle pose (
 _C.FITTING.STAGE_PRIOR_SCALES = [2.0, 0.5, 0.1]
 _C.FITTING.STAGE_ITERS = [30, 30, 300]  # every stage ends on its cap: more helps
 _C.FITTING.CAMERA_ITERS = 40
-# Also run the first body stage from the rest pose (arms horizontal) and keep, per frame, the start
-# that reprojects better (only without an initial pose from the network path).
-_C.FITTING.TRY_REST_POSE = True
+# Also run the first body stage from these start poses (vibe/fitting/smplify.py START_POSES: "rest"
+# = arms horizontal, "squat") and keep, per frame, the start that reprojects best (only without an
+# initial pose from the network path). Each start costs one more first stage.
+_C.FITTING.EXTRA_STARTS = ["rest", "squat"]
 _C.FITTING.LBFGS_LR = 1.0
 _C.FITTING.LBFGS_HISTORY = 20
 _C.FITTING.TOLERANCE_CHANGE = 1e-7  # relative loss change that ends a stage early
