@@ -169,6 +169,17 @@ _C.TRAIN.DISC_UPDATE_STEPS = 1  # discriminator step every N generator steps
 _C.TRAIN.PROGRESS_BAR = True
 _C.TRAIN.DIST_BACKEND = "auto"  # torchrun: gloo on CPU, nccl on CUDA
 
+# Preprocessing raw dataset releases into VIBE's db files (tools/preprocess.py, vibe/data/preprocess).
+# Feature crops are cut at TRAIN.DB_BBOX_SCALE x the stored box side (the readers use the same key).
+_C.PREPROCESS = CN()
+_C.PREPROCESS.AMASS_FPS = 25.0  # motion clips resampled to this rate (nearest source frame in time)
+_C.PREPROCESS.VIS_THRESH = 0.3  # 2D keypoint confidence above this counts as visible (VIBE's)
+_C.PREPROCESS.MIN_VISIBLE_JOINTS = 7  # frames with fewer visible common-14 joints are dropped (VIBE: > 6)
+_C.PREPROCESS.BOX_MARGIN = 1.1  # stored box side = the visible joints' larger extent x this (VIBE's)
+_C.PREPROCESS.WORK_DIR = ""  # per-sequence partial files; empty: <out>/.preprocess_work/<dataset>_<split>
+_C.PREPROCESS.KEEP_PARTS = False  # keep the partial files after the db file is assembled
+_C.PREPROCESS.VERIFY_CRC = False  # also check each TFRecord data checksum (pure Python: slow)
+
 _C.LOSS = CN()
 _C.LOSS.KP_2D_W = 300.0
 _C.LOSS.KP_3D_W = 300.0

@@ -1,0 +1,82 @@
+#!/usr/bin/env python
+"""Preprocess a raw dataset release into VIBE's db files (the files train.py and eval.py read).
+
+  python tools/preprocess.py amass --src data/amass --out data/vibe_db [--fps 25]
+  python tools/preprocess.py 3dpw --src data/3dpw --out data/vibe_db [--split train val test]
+  python tools/preprocess.py insta --src data/insta_variety --out data/vibe_db
+
+Work goes sequence by sequence into partial files under <out>/.preprocess_work; an interrupted
+run picks up where it stopped. 3DPW and InstaVariety need spin_model_checkpoint.pth.tar (features) and an SMPL
+model (joints) from the data dir (--data_dir, $VIBE_DATA_DIR, else data/vibe_data)."""
+import argparse
+import sys
+
+from vibe.cli_support import run_cli, setup_logging
+
+DATASETS = ("amass", "3dpw", "insta")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset", choices=DATASETS, help="which release --src holds")
+    parser.add_argument("--src", required=True, help="the unpacked release (AMASS: folder of .npz; 3DPW: the folder "
+                                                     "holding sequenceFiles/ and imageFiles/; InstaVariety: the "
+                                                     "folder holding train/*.tfrecord)")
+    parser.add_argument("--out", help="output folder (default TRAIN.DB_DIR, data/vibe_db)")
+    parser.add_argument("--split", nargs="+", help="splits to write (3dpw: train val test; default all)")
+    parser.add_argument("--fps", type=float, help="AMASS target frame rate (default PREPROCESS.AMASS_FPS, 25)")
+    parser.add_argument("--data_dir", help="VIBE's vibe_data folder (SMPL, spin_model_checkpoint.pth.tar)")
+    parser.add_argument("--spin_checkpoint", help="SPIN checkpoint for the features (default <data_dir>/MODEL.SPIN_CHECKPOINT)")
+    parser.add_argument("--cfg", help="YAML file overriding the defaults of vibe/config.py")
+    parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE", help="config overrides, e.g. PREPROCESS.KEEP_PARTS True")
+    parser.add_argument("--device", help="auto (default), cpu or cuda[:N]")
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def main(argv=None) -> int:
+    from pathlib import Path
+
+    from vibe.config import load_config, resolve_data_dir
+    from vibe.data.vibe_db import SPLITS
+    from vibe.errors import InputError
+
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    flags = {"PREPROCESS.AMASS_FPS": args.fps, "DEVICE": args.device}
+    overrides = [str(item) for key, value in flags.items() if value is not None for item in (key, value)]
+    cfg = load_config(args.cfg, list(args.opts) + overrides)
+    out_dir = Path(args.out or cfg.TRAIN.DB_DIR)
+    splits = args.split or list(SPLITS[args.dataset])
+    unknown = sorted(set(splits) - set(SPLITS[args.dataset]))
+    if unknown:
+        raise InputError(f"{args.dataset} has no split {', '.join(unknown)}; use {', '.join(SPLITS[args.dataset])}")
+    if args.dataset == "amass":
+        from vibe.data.preprocess.amass import preprocess_amass
+
+        preprocess_amass(args.src, out_dir, cfg)
+        return 0
+    import torch
+
+    from vibe.body import load_body_model
+    from vibe.data.preprocess.features import load_feature_extractor
+    from vibe.data.preprocess.insta import preprocess_insta
+    from vibe.data.preprocess.threedpw import preprocess_3dpw
+    from vibe.device import pick_device
+
+    if cfg.NUM_THREADS:
+        torch.set_num_threads(int(cfg.NUM_THREADS))
+    data_dir = resolve_data_dir(args.data_dir, cfg)
+    device = pick_device(cfg.DEVICE)
+    extractor = load_feature_extractor(args.spin_checkpoint or data_dir / cfg.MODEL.SPIN_CHECKPOINT, cfg, device)
+    if args.dataset == "insta":
+        preprocess_insta(args.src, out_dir, extractor, cfg)
+        return 0
+    body_model = load_body_model(data_dir, cfg.BODY.GENDER, cfg.BODY.MODEL).to(device)
+    for split in splits:
+        preprocess_3dpw(args.src, out_dir, split, extractor, body_model, cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
