@@ -4,16 +4,17 @@
   python tools/preprocess.py amass --src data/amass --out data/vibe_db [--fps 25]
   python tools/preprocess.py 3dpw --src data/3dpw --out data/vibe_db [--split train val test]
   python tools/preprocess.py insta --src data/insta_variety --out data/vibe_db
+  python tools/preprocess.py mpii3d --src data/mpi_inf_3dhp --out data/vibe_db [--split train val]
 
 Work goes sequence by sequence into partial files under <out>/.preprocess_work; an interrupted
-run picks up where it stopped. 3DPW and InstaVariety need spin_model_checkpoint.pth.tar (features) and an SMPL
-model (joints) from the data dir (--data_dir, $VIBE_DATA_DIR, else data/vibe_data)."""
+run picks up where it stopped. 3DPW, InstaVariety and MPI-INF-3DHP need spin_model_checkpoint.pth.tar
+(features), and 3DPW an SMPL model (joints), from the data dir (--data_dir, $VIBE_DATA_DIR, else data/vibe_data)."""
 import argparse
 import sys
 
 from vibe.cli_support import run_cli, setup_logging
 
-DATASETS = ("amass", "3dpw", "insta")
+DATASETS = ("amass", "3dpw", "insta", "mpii3d")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,9 +22,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("dataset", choices=DATASETS, help="which release --src holds")
     parser.add_argument("--src", required=True, help="the unpacked release (AMASS: folder of .npz; 3DPW: the folder "
                                                      "holding sequenceFiles/ and imageFiles/; InstaVariety: the "
-                                                     "folder holding train/*.tfrecord)")
+                                                     "folder holding train/*.tfrecord; MPI-INF-3DHP: the folder "
+                                                     "holding S1..S8/ and mpi_inf_3dhp_test_set/)")
     parser.add_argument("--out", help="output folder (default TRAIN.DB_DIR, data/vibe_db)")
-    parser.add_argument("--split", nargs="+", help="splits to write (3dpw: train val test; default all)")
+    parser.add_argument("--split", nargs="+",
+                        help="splits to write (3dpw: train val test; mpii3d: train val; default all)")
     parser.add_argument("--fps", type=float, help="AMASS target frame rate (default PREPROCESS.AMASS_FPS, 25)")
     parser.add_argument("--data_dir", help="VIBE's vibe_data folder (SMPL, spin_model_checkpoint.pth.tar)")
     parser.add_argument("--spin_checkpoint", help="SPIN checkpoint for the features (default <data_dir>/MODEL.SPIN_CHECKPOINT)")
@@ -71,6 +74,12 @@ def main(argv=None) -> int:
     extractor = load_feature_extractor(args.spin_checkpoint or data_dir / cfg.MODEL.SPIN_CHECKPOINT, cfg, device)
     if args.dataset == "insta":
         preprocess_insta(args.src, out_dir, extractor, cfg)
+        return 0
+    if args.dataset == "mpii3d":
+        from vibe.data.preprocess.mpii3d import preprocess_mpii3d
+
+        for split in splits:
+            preprocess_mpii3d(args.src, out_dir, split, extractor, cfg)
         return 0
     body_model = load_body_model(data_dir, cfg.BODY.GENDER, cfg.BODY.MODEL).to(device)
     for split in splits:

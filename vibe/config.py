@@ -179,6 +179,10 @@ _C.PREPROCESS.BOX_MARGIN = 1.1  # stored box side = the visible joints' larger e
 _C.PREPROCESS.WORK_DIR = ""  # per-sequence partial files; empty: <out>/.preprocess_work/<dataset>_<split>
 _C.PREPROCESS.KEEP_PARTS = False  # keep the partial files after the db file is assembled
 _C.PREPROCESS.VERIFY_CRC = False  # also check each TFRecord data checksum (pure Python: slow)
+_C.PREPROCESS.MPII3D_CAMERAS = [0, 1, 2, 4, 5, 6, 7, 8]  # MPI-INF-3DHP training cameras (VIBE's chest-height ones)
+# Keep every k-th MPI-INF-3DHP training frame: 1 = all (VIBE); SPIN kept every 10th. A larger k
+# shrinks the db and the feature pass k times but lowers the frame rate inside each window.
+_C.PREPROCESS.MPII3D_FRAME_STRIDE = 1
 
 _C.LOSS = CN()
 _C.LOSS.KP_2D_W = 300.0

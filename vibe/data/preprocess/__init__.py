@@ -8,4 +8,5 @@ Features come from the frozen SPIN ResNet-50 over crops streamed in batches (fea
 - amass.py: AMASS SMPL-H `.npz` -> `amass_db.pt`
 - threedpw.py: 3DPW `sequenceFiles/*.pkl` + `imageFiles` -> `3dpw_{train,val,test}_db.pt`
 - insta.py: InstaVariety `train/*.tfrecord` (read without TensorFlow: tfrecord.py) -> `insta_train_db.h5`
+- mpii3d.py: MPI-INF-3DHP `S*/Seq*/annot.mat` + videos, `mpi_inf_3dhp_test_set/TS*/annot_data.mat` -> `mpii3d_{train,val}_db.pt`
 """
