@@ -1,14 +1,14 @@
 """Benchmark temporal SMPLify on synthetic tracks with known 3D truth.
 
 The body model (the open body when vibe/body/assets/open_body.npz exists, else a generated
-SMPL-format model with SMPL's 6890 vertices) plays the motions of bench/motions.py at several
+SMPL-format model with SMPL's 6890 vertices) plays the motions of vibe/body/motions.py at several
 distances and camera angles; its joints are projected with the fitting camera (focal = image
 diagonal), the joints a BlazePose detector provides are kept, and noise is added: Gaussian pixel
 noise, dropped joints and outliers. Reported per noise level, with temporal smoothing on and
 off: MPJPE (pelvis-aligned), PA-MPJPE (mm) and ACCEL_ERR (mm/frame^2) on the 14 common joints,
 and seconds per frame.
 
-    .venv/bin/python bench/bench_fitting.py [--frames 60] [--threads 1]
+    .venv/bin/python bench/bench_fitting.py [--frames 60] [--threads 1] [--noise clean] [--smoothing on]
 """
 from __future__ import annotations
 
@@ -107,6 +107,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--motions", nargs="*", default=list(MOTIONS))
+    parser.add_argument("--noise", nargs="*", default=[n.name for n in NOISE_LEVELS],
+                        help="noise levels to run (split a run over processes)")
+    parser.add_argument("--smoothing", nargs="*", default=["on", "off"], choices=["on", "off"])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = get_cfg_defaults()
@@ -114,12 +117,14 @@ def main() -> None:
         body = load_open_body() if OPEN_BODY_PATH.is_file() else generated_body(Path(tmp))
     prior = load_pose_prior(cfg.FITTING, None)
     fitters = {smooth: TemporalSMPLify(body, cfg, prior, smooth=smooth) for smooth in (True, False)}
+    runs = [(noise, smooth) for noise, smooth in itertools.product(NOISE_LEVELS, (True, False))
+            if noise.name in args.noise and ("on" if smooth else "off") in args.smoothing]
     print(f"body model: {body.kind} ({body.num_verts} vertices, {fitters[True].joints_model.num_support_verts} "
           f"used by the joints-only forward); {platform.processor() or platform.machine()}, "
           f"torch {torch.__version__}, {args.threads} thread(s); {args.frames} frames per track, "
           f"{WIDTH}x{HEIGHT}, focal = diagonal")
     scenes = list(itertools.product(args.motions, DISTANCES, CAMERA_ANGLES))
-    for noise, smooth in itertools.product(NOISE_LEVELS, (True, False)):
+    for noise, smooth in runs:
         results, seconds = [], 0.0
         for index, (motion, distance, angles) in enumerate(scenes):
             rng = np.random.default_rng(index)

@@ -70,7 +70,7 @@ OWN_PRIOR_SIGMA = {
 }
 
 
-def _per_joint_vector(table: dict, default: float) -> torch.Tensor:
+def per_joint_vector(table: dict, default: float) -> torch.Tensor:
     """{SMPL joint (1..23): (x, y, z)} -> (69,) body-pose vector, `default` where absent."""
     vector = torch.full((NUM_BODY_JOINTS, 3), default)
     for joint, values in table.items():
@@ -87,8 +87,8 @@ class OwnPosePrior(nn.Module):
 
     def __init__(self, sigma_scale: float, limit: float, limit_weight: float):
         super().__init__()
-        self.register_buffer("mean", _per_joint_vector(OWN_PRIOR_MEAN, 0.0))
-        self.register_buffer("sigma", sigma_scale * _per_joint_vector(OWN_PRIOR_SIGMA, 1.0))
+        self.register_buffer("mean", per_joint_vector(OWN_PRIOR_MEAN, 0.0))
+        self.register_buffer("sigma", sigma_scale * per_joint_vector(OWN_PRIOR_SIGMA, 1.0))
         self.limit, self.limit_weight = limit, limit_weight
 
     @property

@@ -11,8 +11,10 @@ a meaningful smoothness term.
 Stages: (1) camera: orientation and translation on the torso and face joints, each frame alone;
 frames whose shoulders are close in 2D are fitted facing both ways and keep the better one;
 (2..) body: everything, with the prior weights annealed from strong to weak (SMPLify-X) and
-temporal smoothness on 3D joints and pose throughout. L-BFGS (strong Wolfe line search) over all
-frames of the track in one batch, on the joints-only body forward.
+temporal smoothness on 3D joints and pose throughout; the first body stage also runs from a few
+other start poses (cfg.FITTING.EXTRA_STARTS), each frame keeping the start that reprojects best.
+L-BFGS (strong Wolfe line search) over all frames of the track in one batch, on the joints-only
+body forward.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from vibe.fitting.joints_only import JointsOnlyBody
 from vibe.fitting.losses import (
     angle_prior, reprojection_loss, second_difference_loss, shape_prior,
 )
+from vibe.fitting.priors import OWN_PRIOR_MEAN, per_joint_vector
 from vibe.geometry import axis_angle_to_rotmat, orig_cam_to_crop_cam, perspective_project, rotmat_to_axis_angle
 from vibe.io.results import TrackResult
 from vibe.keypoints.conventions import SPIN49, joint_index
@@ -50,6 +53,15 @@ CAMERA_STAGE_JOINTS = TORSO_JOINTS + FACE_JOINTS
 TURN_AROUND = (0.0, math.pi, 0.0)  # orient of a person facing away (half a turn about the vertical)
 _MAX_FRAMES_LISTED = 5  # frames named in an error message
 _UNWRAP_MIN_ANGLE = 1e-6  # rad; below this a rotation has no usable axis to unwrap along
+# Extra starting body poses for the first body stage ({SMPL joint: axis-angle}, see
+# cfg.FITTING.EXTRA_STARTS): the rest pose (arms horizontal) and a deep squat (hips flexed
+# 1.4 rad, knees 2.1 rad, ankles 0.4 rad, arms lowered as in the own prior's mean).
+START_POSES = {
+    "rest": per_joint_vector({}, 0.0),
+    "squat": per_joint_vector({1: (-1.4, 0.0, 0.0), 2: (-1.4, 0.0, 0.0), 4: (2.1, 0.0, 0.0), 5: (2.1, 0.0, 0.0),
+                               7: (-0.4, 0.0, 0.0), 8: (-0.4, 0.0, 0.0), **{j: OWN_PRIOR_MEAN[j] for j in (16, 17)}},
+                              0.0),
+}
 
 
 @dataclass
@@ -108,6 +120,7 @@ class TemporalSMPLify:
         self.base_rotation = flip.to(self.device)
         self._evaluations = 0
         self._iterations = 0
+        _check_schedule(self.fit_cfg)
 
     # ------------------------------------------------------------------ public
 
@@ -123,8 +136,8 @@ class TemporalSMPLify:
         check_init(init, len(keypoints), track_id)
         width, height = _check_image_size(image_size, track_id)
         focal = focal_length or default_focal_length(width, height, self.fit_cfg.FOCAL_DIAG_FACTOR)
-        variables, problem, back = self._initialise(keypoints, (width, height), focal, init, track_id)
-        stage_losses = self._run_stages(variables, problem)
+        variables, problem, back, guessed_pose = self._initialise(keypoints, (width, height), focal, init, track_id)
+        stage_losses = self._run_stages(variables, problem, try_starts=guessed_pose)
         terms = {name: float(value) / problem.num_frames
                  for name, value in self._terms(variables, problem).items()}
         result = self._result(variables, problem, keypoints, (width, height), frame_ids)
@@ -167,7 +180,7 @@ class TemporalSMPLify:
         }
         if init.pose is None:  # a network estimate already knows the facing: only guess without it
             back = self._camera_stage(variables, problem, ambiguous)
-        return variables, problem, back
+        return variables, problem, back, init.pose is None
 
     def _rest_joints(self, betas: np.ndarray) -> np.ndarray:
         """(49, 3) joints of the zero-pose body in the camera's orientation, no translation."""
@@ -232,18 +245,47 @@ class TemporalSMPLify:
         variables["transl"] = cand["transl"].detach()[chosen].clone()
         return np.abs(_yaw(orient)) > math.pi / 2
 
-    def _run_stages(self, variables: dict, problem: _Problem) -> list[float]:
+    def _run_stages(self, variables: dict, problem: _Problem, try_starts: bool = False) -> list[float]:
+        """The body stages. With try_starts, the first stage also runs from each of the start poses
+        cfg.FITTING.EXTRA_STARTS (START_POSES), and each frame keeps whichever start reprojects
+        best: a limb that the prior's mean pose starts on the wrong side of a depth ambiguity
+        (arms raised in front seen from the side, thighs pointing at the camera) stays there
+        otherwise."""
         fc = self.fit_cfg
-        if len(fc.STAGE_PRIOR_SCALES) != len(fc.STAGE_ITERS):
-            raise InputError("FITTING.STAGE_PRIOR_SCALES and FITTING.STAGE_ITERS must have the same length")
-        params = [variables[k] for k in ("orient", "body_pose", "betas", "transl")]
+        stages = list(zip(fc.STAGE_PRIOR_SCALES, fc.STAGE_ITERS))
         stage_losses = []
-        for prior_scale, iters in zip(fc.STAGE_PRIOR_SCALES, fc.STAGE_ITERS):
-            def total():
-                return self._weighted_total(self._terms(variables, problem), prior_scale)
-
-            stage_losses.append(self._minimise(params, total, iters))
+        if try_starts and fc.EXTRA_STARTS and stages:
+            stage_losses.append(self._run_stage(variables, problem, *stages[0]))
+            for name in fc.EXTRA_STARTS:
+                start = {key: value.detach().clone() for key, value in variables.items()}
+                start["body_pose"] = START_POSES[name].to(self.device).expand_as(start["body_pose"]).clone()
+                self._run_stage(start, problem, *stages[0])
+                self._keep_better_frames(variables, start, problem, name)
+            stages = stages[1:]
+        for prior_scale, iters in stages:
+            stage_losses.append(self._run_stage(variables, problem, prior_scale, iters))
         return stage_losses
+
+    def _run_stage(self, variables: dict, problem: _Problem, prior_scale: float, iters: int) -> float:
+        params = [variables[k] for k in ("orient", "body_pose", "betas", "transl")]
+
+        def total():
+            return self._weighted_total(self._terms(variables, problem), prior_scale)
+
+        return self._minimise(params, total, iters)
+
+    def _keep_better_frames(self, variables: dict, other: dict, problem: _Problem, name: str) -> None:
+        """Per frame, replace `variables`' orient/body_pose/transl with `other`'s where `other`
+        reprojects better (betas: the better track's). Updates `variables` in place."""
+        with torch.no_grad():
+            mine, theirs = (reprojection_loss(self._project(self._camera_joints(v), problem), problem.keypoints,
+                                              problem.px_scale, self.fit_cfg.ROBUST_SIGMA) for v in (variables, other))
+            take = theirs < mine
+            for key in ("orient", "body_pose", "transl"):
+                variables[key] = torch.where(take[:, None], other[key], variables[key]).detach()
+            if theirs.sum() < mine.sum():
+                variables["betas"] = other["betas"].detach()
+        log.debug("start pose %s kept in %d of %d frames", name, int(take.sum()), problem.num_frames)
 
     def _terms(self, variables: dict, problem: _Problem) -> dict[str, torch.Tensor]:
         """Unweighted loss terms, each summed over the track's frames."""
@@ -330,6 +372,15 @@ class TemporalSMPLify:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _check_schedule(fit_cfg) -> None:
+    """InputError for a stage schedule the optimiser cannot run (cfg.FITTING)."""
+    if len(fit_cfg.STAGE_PRIOR_SCALES) != len(fit_cfg.STAGE_ITERS):
+        raise InputError("FITTING.STAGE_PRIOR_SCALES and FITTING.STAGE_ITERS must have the same length")
+    unknown = [name for name in fit_cfg.EXTRA_STARTS if name not in START_POSES]
+    if unknown:
+        raise InputError(f"FITTING.EXTRA_STARTS has unknown start poses {unknown}; known: {sorted(START_POSES)}")
 
 
 def check_keypoints(keypoints, track_id) -> np.ndarray:
