@@ -233,10 +233,8 @@ def _build_scene(cfg=None, model=None) -> _Scene:
     sample = cfg.SAMPLE
     model = model if model is not None else _load_model()
     motion, footprint = _on_the_floor(model, world_motion(cfg))
-    # place_in_camera tilts its camera UP by a positive elevation (its docstring says down), so
-    # the sign is turned here; tests/test_sample.py checks that the camera does look down.
     cam_pose, cam_root = motions.place_in_camera(motion, float(sample.CAMERA_DISTANCE),
-                                                 -float(sample.CAMERA_ELEVATION_DEG), float(sample.CAMERA_AZIMUTH_DEG))
+                                                 float(sample.CAMERA_ELEVATION_DEG), float(sample.CAMERA_AZIMUTH_DEG))
     intrinsics = _intrinsics(sample)
     verts = _posed(model, cam_pose, cam_root)
     # place_in_camera centres the mean pelvis position, which lies towards where the person stands

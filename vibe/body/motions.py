@@ -126,7 +126,8 @@ def place_in_camera(motion: Motion, distance: float, elevation_deg: float, azimu
     pelvis trajectory): the body's joints in the camera are joints(pose) + root - rest pelvis,
     i.e. pass `root` as the body model's translation offset by the model's rest root joint.
     """
-    world_to_cam = (Rotation.from_euler("x", -elevation_deg, degrees=True)
+    # Tilting the camera down turns the world's up vector towards the camera (-z): +elevation about x.
+    world_to_cam = (Rotation.from_euler("x", elevation_deg, degrees=True)
                     * Rotation.from_euler("x", np.pi)  # y up -> y down, +z facing -> facing the camera
                     * Rotation.from_euler("y", azimuth_deg, degrees=True))
     global_orient = (world_to_cam * Rotation.from_rotvec(motion.pose[:, :3])).as_rotvec()
