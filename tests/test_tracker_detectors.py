@@ -51,15 +51,25 @@ def test_unknown_detector_and_missing_yolo(tmp_path):
         build_detector(cfg, tmp_path)
 
 
-def test_contained_boxes_are_dropped_only_under_a_better_box():
-    from tracker.detectors import contained_in_better
+def test_parts_and_groups_are_dropped_across_scales():
+    from tracker.detectors import whole_people
 
-    boxes = np.array([[0, 0, 100, 200], [10, 10, 60, 90], [150, 0, 250, 200], [90, 0, 160, 100]], float)
-    scores = np.array([0.9, 0.8, 0.7, 0.95])
-    # box 1 lies wholly in box 0 (better): dropped; box 3 is 10/70 inside box 0 and best: kept;
-    # box 2 overlaps box 3 by 10x100 of its 100x200: kept.
-    assert contained_in_better(boxes, scores, 0.7).tolist() == [False, True, False, False]
-    # a part that scores higher than the whole stays (the whole is then the one inside nothing)
-    assert contained_in_better(boxes[:2], np.array([0.5, 0.9]), 0.7).tolist() == [False, False]
-    # ... unless the whole was found at a coarser scale (more source pixels per detector input)
-    assert contained_in_better(boxes[:2], np.array([0.5, 0.9]), 0.7, np.array([480, 224])).tolist() == [False, True]
+    person = [0, 0, 100, 200]
+    torso = [10, 10, 90, 110]  # a part of `person`, found on a small tile with a higher score
+    # a coarse box around a part: the coarse one is the person, the part goes
+    keep = whole_people(np.array([torso, person], float), np.array([0.9, 0.5]), np.array([224, 480]), 0.7)
+    assert keep.tolist() == [False, True]
+    # a coarse box around two fine people is a group: the people stay, the group goes
+    left, right, group = [0, 0, 50, 150], [60, 0, 110, 150], [0, 0, 110, 160]
+    keep = whole_people(np.array([left, right, group], float), np.array([0.8, 0.8, 0.9]), np.array([224, 224, 480]), 0.7)
+    assert keep.tolist() == [True, True, False]
+    # ... but a part inside a fine whole, both inside the coarse box, is one person: the coarse box stays
+    whole_fine = [-5, -5, 105, 190]
+    keep = whole_people(np.array([torso, whole_fine, person], float), np.array([0.9, 0.6, 0.8]),
+                        np.array([224, 224, 480]), 0.7)
+    assert keep.tolist() == [False, False, True]
+    # at one scale the lower-scoring of two nested boxes goes, whichever is larger
+    keep = whole_people(np.array([torso, person], float), np.array([0.9, 0.5]), np.array([224, 224]), 0.7)
+    assert keep.tolist() == [True, True]  # the person is not inside the torso, the torso is inside a worse box
+    keep = whole_people(np.array([torso, person], float), np.array([0.4, 0.5]), np.array([224, 224]), 0.7)
+    assert keep.tolist() == [False, True]

@@ -42,18 +42,26 @@ def _threshold_nms(boxes: np.ndarray, scores: np.ndarray, score_threshold: float
     return Detections(boxes[kept].astype(np.float32), scores[kept].astype(np.float32))
 
 
-def contained_in_better(boxes: np.ndarray, scores: np.ndarray, fraction: float,
-                        scales: np.ndarray | None = None) -> np.ndarray:
-    """(K,) bool: box i lies at least `fraction` of its area inside a better box j, where better
-    means a higher score or, given `scales` (K,) source pixels per detector input, a coarser scale
-    (a whole person seen at a coarse scale beats a limb or torso found on a small tile)."""
-    inter = pairwise_intersection(boxes, boxes)
-    inside = inter / np.maximum(box_area(boxes), 1e-9)[:, None]
-    better = scores[None, :] > scores[:, None]
-    if scales is not None:
-        better |= scales[None, :] > scales[:, None]
-    np.fill_diagonal(better, False)
-    return np.any((inside >= fraction) & better, axis=1)
+def whole_people(boxes: np.ndarray, scores: np.ndarray, scales: np.ndarray, fraction: float) -> np.ndarray:
+    """(K,) bool: which of the boxes (K, 4) found at `scales` (K,) (source pixels per detector
+    input) are whole people rather than parts or groups.
+
+    A box lying at least `fraction` inside another is judged against it: inside a coarser box
+    holding no other box it is a part (a limb or torso found on a small tile) and goes; a coarser
+    box holding two or more such boxes is a group seen from afar and goes instead; at the same
+    scale the lower score goes.
+    """
+    inside = pairwise_intersection(boxes, boxes) / np.maximum(box_area(boxes), 1e-9)[:, None] >= fraction
+    np.fill_diagonal(inside, False)
+    coarser = scales[None, :] > scales[:, None]  # [i, j]: j was found at a coarser scale than i
+    held = inside & coarser
+    # [i, j]: i is held by j and lies inside no other box j holds (a distinct person, not a part of one)
+    nested = np.einsum("ik,kj->ij", inside.astype(int), held.astype(int)) > 0
+    outermost = held & ~nested
+    group = outermost.sum(axis=0) >= 2  # coarse boxes holding several distinct finer ones
+    part = np.any(held & ~group[None, :], axis=1)
+    same_scale_worse = np.any(inside & (scales[None, :] == scales[:, None]) & (scores[None, :] > scores[:, None]), axis=1)
+    return ~(part | group | same_scale_worse)
 
 
 class _PerFrameDetector:
@@ -82,8 +90,8 @@ class BlazePoseDetector(_PerFrameDetector):
     """BlazePose person detector over a pyramid of tiles (cfg.TRACKER.BLAZEPOSE_TILES source pixels).
 
     Small tiles upscale distant people into the model's range; the whole frame catches people who
-    fill it. Boxes from all scales are merged by NMS, then boxes lying mostly inside a
-    higher-scoring box (a limb or torso found on a small tile) are dropped.
+    fill it. Per scale, boxes go through NMS; across scales, parts and groups are dropped
+    (`whole_people`) and a final NMS merges the rest.
 
     The tflite model takes one 224x224 input per call: resizing its batch dimension runs, but the
     outputs then differ from single calls (logits off by up to ~260 for a batch of 4, measured on
@@ -129,7 +137,7 @@ class BlazePoseDetector(_PerFrameDetector):
         boxes = np.concatenate([found.boxes for found, _ in per_scale])
         scores = np.concatenate([found.scores for found, _ in per_scale])
         scales = np.concatenate([scale for _, scale in per_scale])
-        whole = ~contained_in_better(boxes, scores, self.contained_fraction, scales)
+        whole = whole_people(boxes, scores, scales, self.contained_fraction)
         boxes, scores = boxes[whole], scores[whole]
         kept = nms(boxes, scores, self.nms_iou)
         return Detections(boxes[kept], scores[kept])
