@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""Video -> per-person SMPL bodies, meshes, overlay video and exports. Command line over vibe.pipeline."""
+"""Video -> per-person SMPL bodies, meshes, overlay video and exports (a command line over
+vibe.pipeline.run). Results go to OUTPUT_FOLDER/<video name>/: vibe_output.pkl (VIBE's keys),
+person_<id>.npz/.glb/.bvh, <name>_vibe_result.mp4. VIBE's demo flags are accepted."""
 import argparse
 import sys
 
@@ -7,17 +9,78 @@ from vibe.cli_support import run_cli, setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--video", "--vid_file", dest="video", help="input video file or image folder")
-    parser.add_argument("--sample", action="store_true", help="run on the built-in sample clip")
-    parser.add_argument("--output_folder", default="output", help="where results go")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    io = parser.add_argument_group("input and output")
+    io.add_argument("--video", "--vid_file", dest="video", help="input video file or image folder")
+    io.add_argument("--sample", action="store_true", help="run on the built-in sample clip instead of --video")
+    io.add_argument("--output_folder", default="output", help="results go to OUTPUT_FOLDER/<video name>/ (default: output)")
+    io.add_argument("--data_dir", help="VIBE's vibe_data folder (SMPL, checkpoints, gmm_08.pkl); "
+                                       "default $VIBE_DATA_DIR, else data/vibe_data")
+    io.add_argument("--no_cache", action="store_true",
+                    help="recompute tracking, features, keypoints and fits instead of reusing "
+                         "OUTPUT_FOLDER/<video name>/cache/")
+
+    method = parser.add_argument_group("reconstruction")
+    method.add_argument("--method", choices=("auto", "vibe", "fitting"), default="auto",
+                        help="vibe: the network (needs vibe_model_wo_3dpw.pth.tar and spin_model_checkpoint.pth.tar "
+                             "in the data dir); fitting: temporal SMPLify on BlazePose keypoints; auto (default): "
+                             "vibe when its checkpoint is there, else fitting")
+    method.add_argument("--run_smplify", action="store_true", help="refine the network's result by fitting to keypoints")
+    method.add_argument("--body_model", choices=("auto", "smpl", "open"),
+                        help="smpl: your SMPL file from the data dir; open: the bundled open body; "
+                             "auto (default): SMPL when present")
+    method.add_argument("--gender", choices=("neutral", "male", "female"), help="SMPL model gender (default neutral)")
+    method.add_argument("--device", help="auto (default), cpu or cuda[:N]")
+    method.add_argument("--vibe_batch_size", type=int,
+                        help="frames per GRU sequence (VIBE's; default 450); used with --opts MODEL.SEQUENCE_MODE "
+                             "chunk, the default window mode runs 16-frame windows")
+
+    track = parser.add_argument_group("tracking")
+    track.add_argument("--tracking_method", choices=("bbox", "pose"), default="bbox",
+                       help="bbox: detector + Kalman tracker (pose, OpenPose's STAF, is not available)")
+    track.add_argument("--detector", help="person detector: auto (default: BlazePose, else HOG), blazepose, hog, "
+                                          "or yolo (needs yolov3.cfg and yolov3.weights in the data dir)")
+    track.add_argument("--yolo_img_size", type=int, help="YOLO input size (default 416)")
+    track.add_argument("--tracker_batch_size", type=int, help="frames per detector batch (default 8)")
+    track.add_argument("--display", action="store_true", help="also write the tracks over the video (<name>_tracks.mp4)")
+
+    render = parser.add_argument_group("rendering and exports")
+    render.add_argument("--no_render", action="store_true", help="skip the overlay video")
+    render.add_argument("--wireframe", action="store_true", help="draw meshes as wireframes")
+    render.add_argument("--sideview", action="store_true", help="add a side view to the right of the overlay")
+    render.add_argument("--save_obj", action="store_true", help="also write one .obj per person and frame (meshes/)")
+    render.add_argument("--smooth", action="store_true", help="One Euro smoothing of pose and camera")
+    render.add_argument("--smooth_min_cutoff", type=float, help="One Euro minimum cutoff, cycles/frame (default 0.004)")
+    render.add_argument("--smooth_beta", type=float, help="One Euro speed coefficient (default 0.7)")
+
+    config = parser.add_argument_group("configuration")
+    config.add_argument("--cfg", help="YAML file overriding the defaults of vibe/config.py")
+    config.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE",
+                        help="config overrides as KEY VALUE pairs, e.g. --opts TRACKER.DETECT_STRIDE 1")
+    config.add_argument("--no_progress", action="store_true", help="no progress bars")
+    config.add_argument("--verbose", action="store_true", help="debug logging")
     return parser
 
 
 def main(argv=None) -> int:
+    from vibe.errors import InputError
+    from vibe.pipeline import run, sample_video
+
     args = build_parser().parse_args(argv)
-    setup_logging()
-    print("demo: the end-to-end pipeline is not built yet (issue 8); the foundation is in place.")
+    setup_logging(args.verbose)
+    if args.sample == bool(args.video):
+        raise InputError("pass exactly one of --video FILE (or --vid_file) and --sample")
+    video = sample_video(args.output_folder) if args.sample else args.video
+    outcome = run(
+        video, args.output_folder, method=args.method, run_smplify=args.run_smplify,
+        tracking_method=args.tracking_method, render=not args.no_render, wireframe=args.wireframe,
+        sideview=args.sideview, save_obj=args.save_obj, smooth=args.smooth, display=args.display,
+        use_cache=not args.no_cache, progress=not args.no_progress, cfg_file=args.cfg, opts=args.opts,
+        detector=args.detector, yolo_img_size=args.yolo_img_size, tracker_batch_size=args.tracker_batch_size,
+        vibe_batch_size=args.vibe_batch_size, smooth_min_cutoff=args.smooth_min_cutoff, smooth_beta=args.smooth_beta,
+        body_model=args.body_model, gender=args.gender, device=args.device, data_dir=args.data_dir,
+    )
+    print(outcome.summary())
     return 0
 
 

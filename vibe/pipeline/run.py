@@ -1,0 +1,412 @@
+"""The demo as a library call: `run(video, output_folder, **options) -> RunResult`.
+
+Stages, in order (each timed; track, crops and reconstruct cached, see vibe.pipeline.cache):
+  load models -> track (pass 1) -> crops (pass 2: features and/or keypoints; SPIN's backbone is
+  loaded only when features must be computed) -> reconstruct (network, fitting, or network refined
+  by fitting; cached without meshes) -> smooth (optional) -> save results -> render (pass 3,
+  optional) -> export (glb, bvh, optional obj) -> tracks video (--display).
+Results go to `<output_folder>/<video stem>/`. Every file is written atomically, so a failed or
+interrupted run leaves complete files or none; folders it made and left empty are removed.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from yacs.config import CfgNode
+
+from tracker.types import Track, VideoInfo
+from tracker.video import VideoSource, open_video
+from vibe.config import resolve_data_dir
+from vibe.device import pick_device
+from vibe.errors import InputError, OutputError
+from vibe.io.results import TrackResult, save_results
+from vibe.pipeline.cache import CACHE_DIR_NAME, StageCache, file_fingerprint, stage_key
+from vibe.pipeline.options import MethodChoice, RunOptions, build_config, choose_method
+from vibe.pipeline.passes import CropOutputs, crop_pass, tracking_pass
+from vibe.pipeline.reconstruct import (
+    Camera, network_result, smooth_result, usable_keypoints, with_mesh, with_track_boxes, without_mesh,
+)
+
+log = logging.getLogger(__name__)
+
+RESULT_VIDEO_SUFFIX = "_vibe_result.mp4"
+TRACKS_VIDEO_SUFFIX = "_tracks.mp4"
+SAMPLE_CLIP_NAME = "sample_clip.mp4"
+# Config sections a reconstruction depends on (its cache key); over-inclusive on purpose.
+RECONSTRUCT_SECTIONS = ("BODY", "CROP", "KEYPOINTS", "CAMERA", "MODEL", "FITTING", "DEMO")
+
+
+@dataclass
+class RunResult:
+    """What a run produced. `results` track id -> TrackResult; `files` named outputs ('results',
+    'video', 'tracks_video'); `person_files` track id -> its files; `timings` stage -> seconds in
+    run order; `cached` stages read from the cache; `skipped` reason -> tracks skipped for it."""
+
+    results: dict[int, TrackResult]
+    output_dir: Path
+    video: VideoInfo
+    method: str
+    method_reason: str
+    body_model: str
+    tracks_found: int
+    files: dict[str, Path] = field(default_factory=dict)
+    person_files: dict[int, list[Path]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    cached: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """A few lines for people: who was found, how, how long each stage took, where the files are."""
+        lines = [f"people: {len(self.results)} (of {self.tracks_found} tracks)"]
+        if self.skipped:
+            lines.append("skipped: " + ", ".join(f"{n} {reason}" for reason, n in self.skipped.items()))
+        lines.append("frames per person: " + ", ".join(f"#{tid} {len(r.frame_ids)}" for tid, r in self.results.items()))
+        lines.append(f"method: {self.method} ({self.method_reason})")
+        lines.append(f"body model: {self.body_model}")
+        stages = ", ".join(f"{name} {seconds:.1f} s" + (" (cached)" if name in self.cached else "")
+                           for name, seconds in self.timings.items())
+        total = sum(self.timings.values())
+        frames = self.video.n_frames or 0
+        rate = f", {frames / total:.1f} frames/s" if total > 0 and frames else ""
+        lines.append(f"time: {total:.1f} s{rate} ({stages})")
+        lines.append(f"output folder: {self.output_dir}")
+        for name, path in self.files.items():
+            lines.append(f"  {name}: {path.name}")
+        if self.person_files:
+            lines.append(f"  per person: person_<id>.npz/.glb/.bvh for ids {', '.join(map(str, self.person_files))}")
+        return "\n".join(lines)
+
+
+def run(video, output_folder, *, cfg: CfgNode | None = None, **options) -> RunResult:
+    """Run the demo on `video` (a video file or an image folder); results in `<output_folder>/<stem>/`.
+
+    `options`: RunOptions fields (demo.py's flags). `cfg`: a base config (default: the defaults,
+    with options.cfg_file and options.opts merged). Raises a vibe.errors.VibeError subclass with a
+    one-line message on bad input, missing assets or unwritable output.
+    """
+    run_options = RunOptions.from_kwargs(**options)
+    return _Run(Path(video), Path(output_folder), run_options, build_config(run_options, cfg)).execute()
+
+
+def sample_video(folder) -> Path:
+    """The built-in sample clip in `folder` (rendered by vibe.sample.make_sample_clip on first use)."""
+    if importlib.util.find_spec("vibe.sample") is None:
+        raise InputError("the built-in sample clip is not available in this version; pass --video FILE")
+    from vibe.sample import make_sample_clip
+
+    _prepare_folder(Path(folder), [])
+    return Path(make_sample_clip(Path(folder) / SAMPLE_CLIP_NAME))
+
+
+def _prepare_folder(folder: Path, created: list[Path]) -> None:
+    """Create `folder` (recording what was created, outermost first) and check it is writable."""
+    missing = [p for p in (folder, *folder.parents) if not p.exists()][::-1]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        created.extend(missing)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise OutputError(f"cannot write to output folder {folder}: {err.strerror}; choose a writable "
+                          "--output_folder") from None
+
+
+def _subset(track: Track, keep: np.ndarray) -> Track:
+    return Track(track.track_id, track.frame_ids[keep], track.bboxes[keep], track.scores[keep],
+                 track.interpolated[keep])
+
+
+class _Run:
+    """One run's state; `execute()` goes through the stages."""
+
+    def __init__(self, video: Path, output_folder: Path, options: RunOptions, cfg: CfgNode):
+        self.options = options
+        self.cfg = cfg
+        self.video = video
+        self.output_folder = output_folder
+        self.timings: dict[str, float] = {}
+        self.cached: list[str] = []
+        self.skipped: Counter = Counter()
+        self.created: list[Path] = []
+
+    # ------------------------------------------------------------------ driver
+
+    def execute(self) -> RunResult:
+        threads = torch.get_num_threads()
+        try:
+            if self.cfg.NUM_THREADS > 0:
+                torch.set_num_threads(int(self.cfg.NUM_THREADS))
+            return self._execute()
+        except BaseException:
+            self._remove_empty_folders()
+            raise
+        finally:
+            torch.set_num_threads(threads)  # the caller's setting, whatever the run used
+
+    def _execute(self) -> RunResult:
+        cfg, options = self.cfg, self.options
+        source = open_video(self.video, cfg=cfg)
+        stem = self.video.stem if self.video.is_file() else self.video.name
+        self.out_dir = self.output_folder / stem
+        _prepare_folder(self.out_dir, self.created)
+        self.cache = StageCache(self.out_dir / CACHE_DIR_NAME, enabled=options.use_cache and cfg.DEMO.CACHE)
+        self.input_fingerprint = file_fingerprint(self.video)
+        self.camera = Camera.from_cfg(cfg, source.info.width, source.info.height)
+        with self._stage("load models"):
+            choice = self._load_models()
+        tracking = self._track(source)
+        tracks = self._usable_tracks(tracking.tracks)
+        crops = self._crops(source, tracks, choice)
+        results = self._reconstruct_cached(tracks, crops, choice)
+        if not results:
+            raise InputError(f"no usable people in {self.video}: {len(tracking.tracks)} track(s) found, all skipped "
+                             f"({self._skipped_text()}); see the warnings above")
+        if options.smooth:
+            with self._stage("smooth"):
+                results = {tid: smooth_result(r, self.body, self.camera, cfg) for tid, r in results.items()}
+        run_result = RunResult(results, self.out_dir, source.info, choice.method, choice.reason,
+                               f"{self.body.kind} ({self.body.num_verts} vertices)", len(tracking.tracks),
+                               timings=self.timings, cached=self.cached, skipped=dict(self.skipped))
+        with self._stage("save"):
+            run_result.files["results"] = save_results(results, self.out_dir)
+        if options.render:
+            with self._stage("render"):
+                run_result.files["video"] = self._render(source, results, stem)
+        with self._stage("export"):
+            run_result.person_files = self._export(results, source.info)
+        if options.display:
+            with self._stage("tracks video"):
+                run_result.files["tracks_video"] = self._tracks_video(source, tracking.tracks, stem)
+        log.info("done: %d people, results in %s", len(results), self.out_dir)
+        return run_result
+
+    @contextlib.contextmanager
+    def _stage(self, name: str, cached: bool = False):
+        start = time.perf_counter()
+        yield
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
+        if cached:
+            self.cached.append(name)
+        log.debug("stage %s: %.2f s", name, self.timings[name])
+
+    def _remove_empty_folders(self) -> None:
+        for folder in reversed(self.created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only succeeds when empty
+
+    def _skipped_text(self) -> str:
+        return ", ".join(f"{n} {reason}" for reason, n in self.skipped.items()) or "none"
+
+    # ------------------------------------------------------------------ models
+
+    def _load_models(self) -> MethodChoice:
+        """Body model, device, method and the models it needs; fails early on a missing asset."""
+        from vibe.body import load_body_model
+
+        cfg, options = self.cfg, self.options
+        self.data_dir = resolve_data_dir(None, cfg)
+        self.device = pick_device(cfg.DEVICE)
+        self.body = load_body_model(self.data_dir, cfg.BODY.GENDER, cfg.BODY.MODEL).to(self.device)
+        choice = choose_method(options.method, self.data_dir, cfg)
+        log.info("method: %s (%s)", choice.method, choice.reason)
+        self.generator = self.keypoint_detector = self.fitter = None
+        if choice.method == "vibe":
+            from vibe.models import load_vibe
+
+            self.generator = load_vibe(choice.vibe_checkpoint, device=self.device)
+        elif options.run_smplify:
+            log.info("--run_smplify ignored: the fitting path already fits")
+        if choice.method == "fitting" or options.run_smplify:
+            from vibe.fitting import TemporalSMPLify, load_pose_prior
+            from vibe.keypoints.blazepose import BlazePoseDetector
+
+            self.keypoint_detector = BlazePoseDetector(cfg)
+            self.fitter = TemporalSMPLify(self.body, cfg, load_pose_prior(cfg.FITTING, self.data_dir), device=self.device)
+        return choice
+
+    def _load_backbone(self, choice: MethodChoice):
+        """SPIN's ResNet-50, loaded only when features must be computed (its file was checked to exist)."""
+        from vibe.models import load_spin_backbone, prepare_backbone
+
+        start = time.perf_counter()
+        backbone = prepare_backbone(load_spin_backbone(choice.spin_checkpoint, device=self.device), self.cfg)
+        log.info("loaded the ResNet-50 backbone from %s in %.1f s", choice.spin_checkpoint, time.perf_counter() - start)
+        return backbone
+
+    # ------------------------------------------------------------------ passes 1 and 2
+
+    def _track(self, source: VideoSource):
+        from tracker.detectors import build_detector, yolo_files
+
+        cfg = self.cfg
+        detector_files = yolo_files(cfg, self.data_dir) if str(cfg.TRACKER.DETECTOR).lower() == "yolo" else ()
+        self.track_key = stage_key("track", self.input_fingerprint, cfg.TRACKER.dump(),
+                                   [file_fingerprint(p) for p in detector_files])
+        tracking = self.cache.load("track", self.track_key)
+        with self._stage("track", cached=tracking is not None):
+            if tracking is None:
+                tracking = tracking_pass(source, build_detector(cfg, self.data_dir), cfg, self.options.progress)
+                self.cache.save("track", self.track_key, tracking)
+        log.info("%d track(s) found", len(tracking.tracks))
+        return tracking
+
+    def _usable_tracks(self, tracks: list[Track]) -> list[Track]:
+        min_frames = int(self.cfg.DEMO.MIN_TRACK_FRAMES)
+        short = [t.track_id for t in tracks if len(t) < min_frames]
+        if short:
+            log.warning("%d track(s) shorter than %d frames skipped (DEMO.MIN_TRACK_FRAMES): ids %s",
+                        len(short), min_frames, short)
+            self.skipped[f"shorter than {min_frames} frames"] += len(short)
+        return [t for t in tracks if len(t) >= min_frames]
+
+    def _crops(self, source: VideoSource, tracks: list[Track], choice: MethodChoice) -> CropOutputs:
+        """Features (network path) and keypoints (fitting, run_smplify), from the cache or pass 2."""
+        cfg = self.cfg
+        keys = {}
+        if choice.method == "vibe":
+            keys["features"] = stage_key("features", self.track_key, cfg.CROP.dump(), cfg.MODEL.FEATURE_DIM,
+                                         file_fingerprint(choice.spin_checkpoint))
+        if self.keypoint_detector is not None:
+            keys["keypoints"] = stage_key("keypoints", self.track_key, cfg.CROP.dump(), cfg.KEYPOINTS.dump())
+        loaded = {stage: self.cache.load(stage, key) for stage, key in keys.items()}
+        missing = [stage for stage, data in loaded.items() if data is None]
+        with self._stage("crops", cached=not missing):
+            fresh = CropOutputs()
+            if missing:
+                backbone = self._load_backbone(choice) if "features" in missing else None
+                fresh = crop_pass(source, tracks, cfg, backbone, self.keypoint_detector if "keypoints" in missing else None,
+                                  self.options.progress)
+            features = loaded.get("features") or {"features": fresh.features, "seen": fresh.seen}
+            keypoints = loaded.get("keypoints") or {"keypoints": fresh.keypoints, "scores": fresh.person_scores,
+                                                    "seen": fresh.seen}
+            for stage in missing:
+                self.cache.save(stage, keys[stage], features if stage == "features" else keypoints)
+        self.crop_keys = keys
+        seen = features["seen"] if "features" in keys else keypoints["seen"]
+        return CropOutputs(features.get("features", {}), keypoints.get("keypoints", {}), keypoints.get("scores", {}),
+                           seen)
+
+    # ------------------------------------------------------------------ reconstruction
+
+    def _reconstruct_cached(self, tracks: list[Track], crops: CropOutputs, choice: MethodChoice) -> dict[int, TrackResult]:
+        """Per-track results, from the cache (stored without meshes) or computed."""
+        cfg = self.cfg
+        sections = {name: cfg[name].dump() for name in RECONSTRUCT_SECTIONS}
+        files = [self.body.source, self.data_dir / cfg.FITTING.GMM_PRIOR, choice.vibe_checkpoint]
+        key = stage_key("reconstruct", self.crop_keys, choice.method, self.options.run_smplify, sections,
+                        [file_fingerprint(p) for p in files], [t.track_id for t in tracks])
+        cached = self.cache.load("reconstruct", key)
+        with self._stage("reconstruct", cached=cached is not None):
+            if cached is None:
+                skipped_before = Counter(self.skipped)
+                results = self._reconstruct(tracks, crops, choice)
+                cached = {"results": {tid: without_mesh(r) for tid, r in results.items()},
+                          "skipped": dict(self.skipped - skipped_before)}
+                self.cache.save("reconstruct", key, cached)
+                return results
+            self.skipped.update(cached["skipped"])
+            return {tid: with_mesh(data, self.body, cfg) for tid, data in cached["results"].items()}
+
+    def _reconstruct(self, tracks: list[Track], crops: CropOutputs, choice: MethodChoice) -> dict[int, TrackResult]:
+        results = {}
+        for track in tracks:
+            seen = crops.seen[track.track_id]
+            if not seen.any():
+                self._skip(track, "not decodable on the second pass")
+                continue
+            if choice.method == "vibe":
+                result = self._network(track, crops, seen)
+            else:
+                result = self._fit(track, crops, seen)
+            if result is not None:
+                results[track.track_id] = result
+        return results
+
+    def _skip(self, track: Track, reason: str) -> None:
+        log.warning("track %d (%d frames) skipped: %s", track.track_id, len(track), reason)
+        self.skipped[reason] += 1
+
+    def _network(self, track: Track, crops: CropOutputs, seen: np.ndarray) -> TrackResult | None:
+        from vibe.models import predict_track
+
+        features = torch.from_numpy(crops.features[track.track_id][seen])
+        subset = _subset(track, seen)
+        prediction = predict_track(self.generator, features, self.cfg, self.body)
+        keypoints = None
+        if self.fitter is not None:
+            keypoints, fraction = usable_keypoints(crops.keypoints[track.track_id][seen],
+                                                   crops.person_scores[track.track_id][seen], self.cfg)
+        result = network_result(subset, prediction, self.camera, keypoints,
+                                {"method": "vibe", "body_model": self.body.kind})
+        if self.fitter is None:
+            return result
+        if fraction < self.cfg.DEMO.MIN_KEYPOINT_FRACTION:
+            self._skip_refinement(track, fraction)
+            return result
+        from vibe.fitting import FitInit
+
+        init = FitInit(pose=result.pose, betas=result.betas, transl=result.transl)
+        refined = self._fit_keypoints(subset, keypoints, init)
+        if refined is None:
+            return result
+        refined.meta["method"] = "vibe+smplify"
+        return refined
+
+    def _skip_refinement(self, track: Track, fraction: float) -> None:
+        log.warning("track %d: person keypoints on only %.0f%% of frames; network result kept unrefined",
+                    track.track_id, 100 * fraction)
+        self.skipped["kept unrefined (too few keypoints)"] += 1
+
+    def _fit(self, track: Track, crops: CropOutputs, seen: np.ndarray) -> TrackResult | None:
+        keypoints, fraction = usable_keypoints(crops.keypoints[track.track_id][seen],
+                                               crops.person_scores[track.track_id][seen], self.cfg)
+        minimum = float(self.cfg.DEMO.MIN_KEYPOINT_FRACTION)
+        if fraction < minimum:
+            self._skip(track, f"without usable keypoints (person on < {minimum:.0%} of frames)")
+            return None
+        return self._fit_keypoints(_subset(track, seen), keypoints, None)
+
+    def _fit_keypoints(self, track: Track, keypoints: np.ndarray, init) -> TrackResult | None:
+        size = (self.camera.width, self.camera.height)
+        try:
+            result, _ = self.fitter.fit(keypoints, size, focal_length=self.camera.focal, init=init,
+                                        frame_ids=track.frame_ids, track_id=track.track_id)
+        except InputError as err:
+            self._skip(track, "failed to fit")
+            log.warning("track %d: %s", track.track_id, err)
+            return None
+        return with_track_boxes(result, track, self.camera)
+
+    # ------------------------------------------------------------------ outputs
+
+    def _render(self, source: VideoSource, results: dict[int, TrackResult], stem: str) -> Path:
+        from vibe.pipeline.overlay import render_overlay
+
+        return render_overlay(source, results, self.body.faces, self.camera, self.out_dir / f"{stem}{RESULT_VIDEO_SUFFIX}",
+                              self.cfg, self.options.wireframe, self.options.sideview, self.options.progress)
+
+    def _export(self, results: dict[int, TrackResult], info: VideoInfo) -> dict[int, list[Path]]:
+        from vibe.io.exporters import export_track
+
+        files = {}
+        for track_id, result in results.items():
+            exported = export_track(self.out_dir, track_id, result, self.body, info.fps, (info.width, info.height),
+                                    save_obj=self.options.save_obj)
+            files[track_id] = [self.out_dir / f"person_{track_id}.npz", exported.glb, exported.bvh]
+            if exported.obj_folder is not None:
+                files[track_id].append(exported.obj_folder)
+        return files
+
+    def _tracks_video(self, source: VideoSource, tracks: list[Track], stem: str) -> Path:
+        from tracker.debug import write_debug_video
+
+        return write_debug_video(source, tracks, self.out_dir / f"{stem}{TRACKS_VIDEO_SUFFIX}", self.cfg)
