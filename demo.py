@@ -5,7 +5,7 @@ person_<id>.npz/.glb/.bvh, <name>_vibe_result.mp4. VIBE's demo flags are accepte
 import argparse
 import sys
 
-from vibe.cli_support import run_cli, setup_logging
+from vibe.cli_support import add_config_arguments, run_cli, setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +30,6 @@ def build_parser() -> argparse.ArgumentParser:
                         help="smpl: your SMPL file from the data dir; open: the bundled open body; "
                              "auto (default): SMPL when present")
     method.add_argument("--gender", choices=("neutral", "male", "female"), help="SMPL model gender (default neutral)")
-    method.add_argument("--device", help="auto (default), cpu or cuda[:N]")
     method.add_argument("--vibe_batch_size", type=int,
                         help="frames per GRU sequence (VIBE's; default 450); used with --opts MODEL.SEQUENCE_MODE "
                              "chunk, the default window mode runs 16-frame windows")
@@ -54,11 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--smooth_beta", type=float, help="One Euro speed coefficient (default 0.7)")
 
     config = parser.add_argument_group("configuration")
-    config.add_argument("--cfg", help="YAML file overriding the defaults of vibe/config.py")
-    config.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE",
-                        help="config overrides as KEY VALUE pairs, e.g. --opts TRACKER.DETECT_STRIDE 1")
+    add_config_arguments(config)
     config.add_argument("--no_progress", action="store_true", help="no progress bars")
-    config.add_argument("--verbose", action="store_true", help="debug logging")
     return parser
 
 

@@ -7,7 +7,7 @@ ACCEL 27.12, ACCEL_ERR 27.99."""
 import argparse
 import sys
 
-from vibe.cli_support import run_cli, setup_logging
+from vibe.cli_support import add_config_arguments, run_cli, setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,10 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data_dir", help="VIBE's vibe_data folder (SMPL, J_regressor_h36m.npy, checkpoints); "
                                            "default $VIBE_DATA_DIR, else data/vibe_data")
     parser.add_argument("--output", help="also write the metrics to this JSON file")
-    parser.add_argument("--device", help="auto (default), cpu or cuda[:N]")
-    parser.add_argument("--cfg", help="YAML file overriding the defaults (its MODEL sizes must match the checkpoint)")
-    parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE", help="config overrides as KEY VALUE pairs")
-    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    add_config_arguments(parser, "EVAL.BATCH_SIZE 8")
     return parser
 
 

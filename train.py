@@ -9,23 +9,18 @@ layout: eval.py and VIBE's own code read them), log.csv, train_state.pth."""
 import argparse
 import sys
 
-from vibe.cli_support import run_cli, setup_logging
+from vibe.cli_support import add_config_arguments, run_cli, setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cfg", help="YAML file overriding the defaults of vibe/config.py "
-                                      "(configs/repro_vibe.yaml: VIBE's recipe; configs/smoke_cpu.yaml: a tiny CPU run)")
-    parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE",
-                        help="config overrides as KEY VALUE pairs, e.g. --opts TRAIN.EPOCHS 5")
+    add_config_arguments(parser, "TRAIN.EPOCHS 5")
     parser.add_argument("--output_dir", help="run folder (default TRAIN.OUTPUT_DIR)")
     parser.add_argument("--db_dir", help="VIBE's preprocessed files (default TRAIN.DB_DIR, data/vibe_db)")
     parser.add_argument("--data_dir", help="VIBE's vibe_data folder (SMPL, smpl_mean_params.npz, "
                                            "spin_model_checkpoint.pth.tar); default $VIBE_DATA_DIR, else data/vibe_data")
     parser.add_argument("--resume", action="store_true", help="continue the run in the output folder after its last epoch")
-    parser.add_argument("--device", help="auto (default), cpu or cuda[:N]")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
-    parser.add_argument("--verbose", action="store_true", help="debug logging")
     return parser
 
 

@@ -12,7 +12,7 @@ run picks up where it stopped. 3DPW, InstaVariety and MPI-INF-3DHP need spin_mod
 import argparse
 import sys
 
-from vibe.cli_support import run_cli, setup_logging
+from vibe.cli_support import add_config_arguments, run_cli, setup_logging
 
 DATASETS = ("amass", "3dpw", "insta", "mpii3d")
 
@@ -30,10 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fps", type=float, help="AMASS target frame rate (default PREPROCESS.AMASS_FPS, 25)")
     parser.add_argument("--data_dir", help="VIBE's vibe_data folder (SMPL, spin_model_checkpoint.pth.tar)")
     parser.add_argument("--spin_checkpoint", help="SPIN checkpoint for the features (default <data_dir>/MODEL.SPIN_CHECKPOINT)")
-    parser.add_argument("--cfg", help="YAML file overriding the defaults of vibe/config.py")
-    parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE", help="config overrides, e.g. PREPROCESS.KEEP_PARTS True")
-    parser.add_argument("--device", help="auto (default), cpu or cuda[:N]")
-    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    add_config_arguments(parser, "PREPROCESS.KEEP_PARTS True")
     return parser
 
 

@@ -2,6 +2,7 @@
 one-line error contract. The library never imports the command lines; they import this."""
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from typing import Callable
@@ -11,6 +12,16 @@ from vibe.errors import VibeError
 
 def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+def add_config_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
+                         example_override: str = "TRACKER.DETECT_STRIDE 1") -> None:
+    """The flags every command line shares: --cfg, --opts, --device, --verbose."""
+    parser.add_argument("--cfg", help="YAML file overriding the defaults of vibe/config.py")
+    parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE",
+                        help=f"config overrides as KEY VALUE pairs, e.g. --opts {example_override}")
+    parser.add_argument("--device", help="auto (default), cpu or cuda[:N]")
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
 
 
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:

@@ -46,7 +46,11 @@ _C.KEYPOINTS.MIN_PERSON_SCORE = 0.5  # below: no person in the crop (mediapipe's
 # Camera conventions.
 _C.CAMERA = CN()
 _C.CAMERA.FOCAL_LENGTH = 5000.0  # px on a CROP.SIZE crop: weak perspective <-> perspective
-_C.CAMERA.VIBE_CROP_SIDE_COMPAT = False  # True reproduces VIBE's overlay that ignores BBOX_SCALE
+_C.CAMERA.VIBE_CROP_SIDE_COMPAT = False
+# The full-image camera of the fitting path, the overlay and the exports' root motion: a pinhole
+# with the principal point at the image centre and focal = FOCAL_DIAG_FACTOR * image diagonal
+# (1.0 = a 53 degree diagonal field of view, typical of phone and webcam lenses; CLIFF's choice).
+_C.CAMERA.FOCAL_DIAG_FACTOR = 1.0  # True reproduces VIBE's overlay that ignores BBOX_SCALE
 
 # Tracker (detection, association, post-processing).
 _C.TRACKER = CN()
@@ -101,9 +105,6 @@ _C.MODEL.COMPILE_BACKBONE = False  # torch.compile the frozen ResNet-50: ~1.8x o
 # Fitting path (temporal SMPLify).
 _C.FITTING = CN()
 _C.FITTING.GMM_PRIOR = "gmm_08.pkl"  # relative to DATA_DIR; own prior when absent
-# Camera: pinhole, principal point at the image centre. focal = FOCAL_DIAG_FACTOR * image diagonal
-# (1.0 = a 53 degree diagonal field of view, typical of phone and webcam lenses; CLIFF's choice).
-_C.FITTING.FOCAL_DIAG_FACTOR = 1.0
 _C.FITTING.MIN_CONFIDENCE = 0.1  # keypoints below this confidence count as missing
 _C.FITTING.DEPTH_SMOOTH_FRAMES = 5  # median window over the per-frame torso-length depth estimates
 _C.FITTING.FACING_AMBIGUOUS_RATIO = 0.35  # 2D shoulder width / torso length below this: try both facings
@@ -217,9 +218,6 @@ _C.RENDER.VIDEO_PRESET = "veryfast"  # libx264 speed/size trade-off
 
 # Exporters (glTF binary, BVH, OBJ; vibe/io/exporters).
 _C.EXPORT = CN()
-# Root motion of tracks without a perspective translation (network path): a pinhole camera with
-# focal = FOCAL_DIAG_FACTOR * image diagonal (the fitting path's camera), principal point centred.
-_C.EXPORT.FOCAL_DIAG_FACTOR = 1.0
 # Skin influences per vertex in the .glb: 4 (one JOINTS/WEIGHTS set, all viewers) or 8 (two sets;
 # exact for the open body, whose vertices have up to 7; viewers reading one set use the top 4).
 _C.EXPORT.GLTF_MAX_INFLUENCES = 8

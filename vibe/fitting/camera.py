@@ -1,7 +1,7 @@
 """The fitting camera: a pinhole with square pixels, the principal point at the image centre,
 and the body placed in it per frame (OpenCV axes: x right, y down, z forward).
 
-Default focal length: FOCAL_DIAG_FACTOR x the image diagonal (1.0: a 53 degree diagonal field of
+Default focal length: CAMERA.FOCAL_DIAG_FACTOR x the image diagonal (1.0: a 53 degree diagonal field of
 view). A video rarely says its focal length; consumer lenses sit near that field of view, and a
 focal tied to the diagonal keeps the same field of view at any resolution (CLIFF's choice),
 whereas SPIN's 5000 px on a 224 crop is a near-orthographic camera that makes depth meaningless.

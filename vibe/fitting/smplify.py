@@ -112,6 +112,7 @@ class TemporalSMPLify:
         self.body = body
         self.cfg = cfg
         self.fit_cfg = cfg.FITTING
+        self.focal_diag_factor = float(cfg.CAMERA.FOCAL_DIAG_FACTOR)
         self.device = torch.device(device)
         self.joints_model = JointsOnlyBody(body).to(self.device)
         self.pose_prior = pose_prior.to(self.device)
@@ -128,14 +129,14 @@ class TemporalSMPLify:
             init: FitInit | None = None, frame_ids: np.ndarray | None = None, track_id=0
             ) -> tuple[TrackResult, FitDiagnostics]:
         """Fit a track. keypoints (T, 49, 3) spin49 (x px, y px, confidence; 0 = missing);
-        image_size (W, H) px; focal_length px (None: cfg.FITTING.FOCAL_DIAG_FACTOR x diagonal)."""
+        image_size (W, H) px; focal_length px (None: cfg.CAMERA.FOCAL_DIAG_FACTOR x diagonal)."""
         start = time.perf_counter()
         self._evaluations = self._iterations = 0
         keypoints = check_keypoints(keypoints, track_id)
         init = init or FitInit()
         check_init(init, len(keypoints), track_id)
         width, height = _check_image_size(image_size, track_id)
-        focal = focal_length or default_focal_length(width, height, self.fit_cfg.FOCAL_DIAG_FACTOR)
+        focal = focal_length or default_focal_length(width, height, self.focal_diag_factor)
         variables, problem, back, guessed_pose = self._initialise(keypoints, (width, height), focal, init, track_id)
         stage_losses = self._run_stages(variables, problem, try_starts=guessed_pose)
         terms = {name: float(value) / problem.num_frames

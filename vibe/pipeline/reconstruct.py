@@ -3,7 +3,7 @@ fitting path (keypoints -> temporal SMPLify), both ending in a vibe.io.results.T
 the optional One Euro smoothing.
 
 Every result is placed under one pinhole camera, Intrinsics(f, f, W/2, H/2) with
-f = FITTING.FOCAL_DIAG_FACTOR x image diagonal (the fitting camera): the network's orig_cam
+f = CAMERA.FOCAL_DIAG_FACTOR x image diagonal (the fitting camera): the network's orig_cam
 becomes a camera-space translation (vibe.geometry.orig_cam_to_translation), the fitter's comes
 as it is. `transl` then places each mesh for the overlay and the exporters with correct depth
 order between people, and `joints2d_img_coord` is the projection the overlay shows.
@@ -41,7 +41,7 @@ class Camera:
     @classmethod
     def from_cfg(cls, cfg, width: int, height: int) -> "Camera":
         scale = COMPAT_BBOX_SCALE if cfg.CAMERA.VIBE_CROP_SIDE_COMPAT else float(cfg.CROP.BBOX_SCALE)
-        return cls(default_focal_length(width, height, cfg.FITTING.FOCAL_DIAG_FACTOR), width, height, scale)
+        return cls(default_focal_length(width, height, cfg.CAMERA.FOCAL_DIAG_FACTOR), width, height, scale)
 
     @property
     def centre(self) -> np.ndarray:

@@ -24,7 +24,7 @@ CAMERA_TO_Y_UP = np.diag([1.0, -1.0, -1.0])  # rotation by pi about x: OpenCV ca
 JOINT_NAMES = tuple(name.removeprefix("smpl_") for name in SMPL24)
 NUM_JOINTS = len(JOINT_NAMES)
 POSE_DIM = 3 * NUM_JOINTS
-DEFAULT_FOCAL_DIAG_FACTOR = float(get_cfg_defaults().EXPORT.FOCAL_DIAG_FACTOR)
+DEFAULT_FOCAL_DIAG_FACTOR = float(get_cfg_defaults().CAMERA.FOCAL_DIAG_FACTOR)
 
 
 @dataclass
