@@ -7,7 +7,7 @@ ACCEL 27.12, ACCEL_ERR 27.99."""
 import argparse
 import sys
 
-from vibe.cli_support import add_config_arguments, run_cli, setup_logging
+from vibe.cli_support import add_config_arguments, config_from_args, run_cli, setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     import json
 
     from vibe.body import load_body_model
-    from vibe.config import load_config, resolve_data_dir
+    from vibe.config import resolve_data_dir
     from vibe.data.vibe_db import open_dataset
     from vibe.device import pick_device
     from vibe.evaluation import VIBE_PUBLISHED_3DPW, evaluate_generator, evaluate_predictions, format_metrics
@@ -39,8 +39,8 @@ def main(argv=None) -> int:
 
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    flags = {"EVAL.DATASET": args.dataset, "EVAL.SET": args.set, "TRAIN.DB_DIR": args.db_dir, "DEVICE": args.device}
-    cfg = load_config(args.cfg, list(args.opts) + [item for key, value in flags.items() if value for item in (key, value)])
+    cfg = config_from_args(args, {"EVAL.DATASET": args.dataset, "EVAL.SET": args.set, "TRAIN.DB_DIR": args.db_dir,
+                                  "DEVICE": args.device})
     data_dir = resolve_data_dir(args.data_dir, cfg)
     device = pick_device(cfg.DEVICE)
     dataset = open_dataset(cfg.EVAL.DATASET, cfg.TRAIN.DB_DIR, cfg.EVAL.SET, cfg.EVAL.SEQLEN, 0.0, cfg.TRAIN.DB_BBOX_SCALE)

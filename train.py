@@ -9,7 +9,7 @@ layout: eval.py and VIBE's own code read them), log.csv, train_state.pth."""
 import argparse
 import sys
 
-from vibe.cli_support import add_config_arguments, run_cli, setup_logging
+from vibe.cli_support import add_config_arguments, config_from_args, run_cli, setup_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,17 +28,14 @@ def main(argv=None) -> int:
     import torch
 
     from vibe.body import load_body_model
-    from vibe.config import load_config, resolve_data_dir
+    from vibe.config import resolve_data_dir
     from vibe.device import pick_device
     from vibe.trainer import Trainer, init_distributed
 
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    flags = {"TRAIN.OUTPUT_DIR": args.output_dir, "TRAIN.DB_DIR": args.db_dir, "DEVICE": args.device}
-    opts = list(args.opts) + [item for key, value in flags.items() if value for item in (key, value)]
-    if args.no_progress:
-        opts += ["TRAIN.PROGRESS_BAR", "False"]
-    cfg = load_config(args.cfg, opts)
+    cfg = config_from_args(args, {"TRAIN.OUTPUT_DIR": args.output_dir, "TRAIN.DB_DIR": args.db_dir,
+                                  "DEVICE": args.device, "TRAIN.PROGRESS_BAR": False if args.no_progress else None})
     if cfg.NUM_THREADS:
         torch.set_num_threads(int(cfg.NUM_THREADS))
     dist_info = init_distributed(cfg.TRAIN.DIST_BACKEND)

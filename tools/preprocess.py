@@ -12,7 +12,7 @@ run picks up where it stopped. 3DPW, InstaVariety and MPI-INF-3DHP need spin_mod
 import argparse
 import sys
 
-from vibe.cli_support import add_config_arguments, run_cli, setup_logging
+from vibe.cli_support import add_config_arguments, config_from_args, run_cli, setup_logging
 
 DATASETS = ("amass", "3dpw", "insta", "mpii3d")
 
@@ -37,15 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     from pathlib import Path
 
-    from vibe.config import load_config, resolve_data_dir
+    from vibe.config import resolve_data_dir
     from vibe.data.vibe_db import SPLITS
     from vibe.errors import InputError
 
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    flags = {"PREPROCESS.AMASS_FPS": args.fps, "DEVICE": args.device}
-    overrides = [str(item) for key, value in flags.items() if value is not None for item in (key, value)]
-    cfg = load_config(args.cfg, list(args.opts) + overrides)
+    cfg = config_from_args(args, {"PREPROCESS.AMASS_FPS": args.fps, "DEVICE": args.device})
     out_dir = Path(args.out or cfg.TRAIN.DB_DIR)
     splits = args.split or list(SPLITS[args.dataset])
     unknown = sorted(set(splits) - set(SPLITS[args.dataset]))

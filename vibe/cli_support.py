@@ -24,6 +24,15 @@ def add_config_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGro
     parser.add_argument("--verbose", action="store_true", help="debug logging")
 
 
+def config_from_args(args: argparse.Namespace, flags: dict[str, object]):
+    """The config of a command line: defaults <- --cfg YAML <- --opts <- its own flags that were given
+    (`flags` maps config keys to flag values; None means not given)."""
+    from vibe.config import load_config
+
+    overrides = [str(item) for key, value in flags.items() if value is not None for item in (key, value)]
+    return load_config(args.cfg, list(args.opts) + overrides)
+
+
 def run_cli(main: Callable[[list[str] | None], int | None], argv: list[str] | None = None) -> int:
     """Run `main`; a VibeError or Ctrl-C becomes one line on stderr and a non-zero exit code."""
     try:
