@@ -15,8 +15,8 @@ from vibe.errors import AssetError, InputError
 from vibe.keypoints.blazepose import BlazePoseDetector, BlazePoseKeypoints, refine_from_heatmap
 from vibe.keypoints.litert import bundled_mediapipe_model, load_interpreter
 from tracker.crops import cut_crops
+from media import VTEST as VIDEO
 
-VIDEO = Path(__file__).resolve().parents[2] / "shared" / "media" / "vtest.avi"
 CFG = get_cfg_defaults()
 SIZE = CFG.CROP.KEYPOINT_SIZE
 SCALE = CFG.KEYPOINTS.BBOX_SCALE

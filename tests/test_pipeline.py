@@ -17,8 +17,8 @@ from tracker.video import open_video
 from vibe.errors import InputError
 from vibe.io.video_writer import VideoWriter
 from vibe.pipeline import run
+from media import VTEST
 
-VTEST = Path(__file__).resolve().parents[2] / "shared" / "media" / "vtest.avi"
 needs_vtest = pytest.mark.skipif(not VTEST.is_file(), reason="vtest.avi not available")
 CLIP_FRAMES = 10
 WALKERS_REGION = (200, 130, 720, 340)  # x0, y0, x1, y1: where three people walk at vtest's start

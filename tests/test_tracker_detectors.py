@@ -8,8 +8,8 @@ from tracker.detectors import build_detector, tile_origins
 from tracker.video import open_video
 from vibe.config import get_cfg_defaults
 from vibe.errors import AssetError, InputError
+from media import VTEST
 
-VTEST = Path(__file__).resolve().parents[2] / "shared" / "media" / "vtest.avi"
 # Frame 0 of vtest.avi, people marked by hand (xyxy px, head to feet): three pedestrians on the path.
 VTEST_FRAME0_PEOPLE = np.array([[250, 218, 286, 308], [498, 156, 532, 234], [637, 239, 686, 322]], float)
 CENTRE_TOLERANCE = 0.5  # detector boxes are square (BlazePose) or padded (HOG): match centres, within half a height

@@ -12,9 +12,9 @@ from tracker.tracking import track_video
 from tracker.video import natural_key, open_video
 from vibe.config import get_cfg_defaults
 from vibe.errors import InputError
+from media import VTEST
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
-VTEST = Path(__file__).resolve().parents[2] / "shared" / "media" / "vtest.avi"
 
 
 def _ffmpeg(*args):

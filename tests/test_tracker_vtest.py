@@ -10,8 +10,8 @@ from tracker.tracking import track_video
 from tracker.types import Track
 from tracker.video import open_video
 from vibe.config import get_cfg_defaults
+from media import VTEST
 
-VTEST = Path(__file__).resolve().parents[2] / "shared" / "media" / "vtest.avi"
 needs_vtest = pytest.mark.skipif(not VTEST.is_file(), reason="vtest.avi not available")
 
 
