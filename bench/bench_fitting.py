@@ -119,8 +119,8 @@ def main() -> None:
     fitters = {smooth: TemporalSMPLify(body, cfg, prior, smooth=smooth) for smooth in (True, False)}
     runs = [(noise, smooth) for noise, smooth in itertools.product(NOISE_LEVELS, (True, False))
             if noise.name in args.noise and ("on" if smooth else "off") in args.smoothing]
-    print(f"body model: {body.kind} ({body.num_verts} vertices, {fitters[True].joints_model.num_support_verts} "
-          f"used by the joints-only forward); {platform.processor() or platform.machine()}, "
+    print(f"body model: {body.kind} ({body.num_verts} vertices; the joints-only forward "
+          f"skins {fitters[True].joints_model.num_pairs} (point, joint) pairs); {platform.processor() or platform.machine()}, "
           f"torch {torch.__version__}, {args.threads} thread(s); {args.frames} frames per track, "
           f"{WIDTH}x{HEIGHT}, focal = diagonal")
     scenes = list(itertools.product(args.motions, DISTANCES, CAMERA_ANGLES))

@@ -1,10 +1,18 @@
-"""A joints-only body-model forward for the optimiser: exact, and much cheaper than the full mesh.
+"""A joints-only body-model forward for the optimiser: exact, and far cheaper than skinning a mesh.
 
-The 49 joints depend on few vertices: SMPL's 24 joints are regressed from the shaped rest mesh
-(J_regressor's non-zero columns), the 21 smplx extras are single vertices and the 9 VIBE extras
-come from J_regressor_extra's non-zero columns. Skinning only that union with smplx's own `lbs`
-gives the same joints as the full forward (same arithmetic on the same vertices), while the
-optimiser's cost no longer grows with the mesh size.
+The 49 joints are SMPL's 24 posed joints plus 30 surface points (smplx's 21 vertex picks and the
+9 rows of J_regressor_extra), each a fixed linear combination of posed vertices. Linear blend
+skinning is linear in the rest-pose vertex positions, and those are linear in the shape and
+pose-blend coefficients, so every surface point is
+
+    p_k = sum_j A_j [Q_kj(betas, pose_feature); q_kj]
+
+with A_j the 4x4 relative transform of joint j, q_kj = sum_v S_kv W_vj (S the point's vertex
+weights, W the skinning weights) and Q_kj = sum_v S_kv W_vj v_v(betas, pose_feature), itself an
+affine function of betas and of the 207 pose-blend features. Q and q are contracted over the
+vertices once, at construction, for the (point, joint) pairs with non-zero weight, so a forward
+costs the kinematic chain plus a few hundred 3-vectors per frame, whatever the mesh size. The
+same sums are taken in another order than smplx's, so results agree to float32 rounding.
 """
 from __future__ import annotations
 
@@ -14,41 +22,64 @@ from torch import nn
 from vibe.body import BodyModel
 
 NUM_SMPL_JOINTS = 24
+POSE_FEATURES = (NUM_SMPL_JOINTS - 1) * 9
 
 
 class JointsOnlyBody(nn.Module):
-    """The spin49 joints of a BodyModel from its support vertices only."""
+    """The spin49 joints of a BodyModel without its mesh."""
 
     def __init__(self, body: BodyModel):
         super().__init__()
         smpl = body.smpl
-        support_mask = (smpl.J_regressor != 0).any(0) | (body.j_regressor_extra != 0).any(0)
-        support_mask[smpl.vertex_joint_selector.extra_joints_idxs] = True
-        support = torch.nonzero(support_mask).squeeze(1)
-        lookup = torch.full((support_mask.numel(),), -1, dtype=torch.long)
-        lookup[support] = torch.arange(len(support))
-        num_pose_basis = smpl.posedirs.shape[0]
-        posedirs = smpl.posedirs.reshape(num_pose_basis, -1, 3)[:, support].reshape(num_pose_basis, -1)
-        self.register_buffer("v_template", smpl.v_template[support].clone())
-        self.register_buffer("shapedirs", smpl.shapedirs[support].clone())
-        self.register_buffer("posedirs", posedirs.clone())
-        self.register_buffer("j_regressor", smpl.J_regressor[:, support].clone())
-        self.register_buffer("lbs_weights", smpl.lbs_weights[support].clone())
+        # Precompute in float64: the contractions sum thousands of terms.
+        regressor = smpl.J_regressor.double()  # (24, V)
+        template = smpl.v_template.double()  # (V, 3)
+        shapedirs = smpl.shapedirs.double()  # (V, 3, L)
+        self.register_buffer("joint_template", (regressor @ template).float())  # (24, 3)
+        self.register_buffer("joint_shapedirs", torch.einsum("jv,vcl->jcl", regressor, shapedirs).float())
         self.register_buffer("parents", smpl.parents.clone())
-        self.register_buffer("vertex_joint_ids", lookup[smpl.vertex_joint_selector.extra_joints_idxs])
-        self.register_buffer("j_regressor_extra", body.j_regressor_extra[:, support].clone())
+
+        point_weights = self._surface_point_weights(body)  # (K, V)
+        support = torch.nonzero(point_weights.abs().sum(0) > 0).squeeze(1)  # the few vertices they use
+        skinning = point_weights[:, support, None] * smpl.lbs_weights[support].double()  # (K, S, 24)
+        pair_point, pair_joint = torch.nonzero(skinning.abs().sum(1) > 0, as_tuple=True)
+        pair_weights = skinning[pair_point, :, pair_joint]  # (P, S)
+        posedirs = smpl.posedirs.reshape(POSE_FEATURES, -1, 3)[:, support].double()  # (207, S, 3)
+        self.register_buffer("pair_joint", pair_joint)
+        self.register_buffer("pair_to_point", torch.zeros(len(point_weights), len(pair_point))
+                             .index_put_((pair_point, torch.arange(len(pair_point))), torch.tensor(1.0)))
+        self.register_buffer("pair_mass", pair_weights.sum(1).float())  # (P,) q
+        self.register_buffer("pair_template", (pair_weights @ template[support]).float())  # (P, 3)
+        self.register_buffer("pair_shapedirs", torch.einsum("ps,scl->pcl", pair_weights, shapedirs[support]).float())
+        self.register_buffer("pair_posedirs", torch.einsum("ps,fsc->fpc", pair_weights, posedirs)
+                             .reshape(POSE_FEATURES, -1).float())  # (207, P * 3)
         self.register_buffer("spin49_sources", body.spin49_sources.clone())
-        self.num_support_verts = len(support)
+        self.num_pairs = len(pair_point)
+
+    @staticmethod
+    def _surface_point_weights(body: BodyModel) -> torch.Tensor:
+        """(30, V) float64: smplx's vertex picks (one-hot rows), then J_regressor_extra's rows,
+        in the order the body model stacks them after the 24 joints."""
+        picks = body.smpl.vertex_joint_selector.extra_joints_idxs
+        one_hot = torch.zeros(len(picks), body.num_verts, dtype=torch.float64)
+        one_hot[torch.arange(len(picks)), picks] = 1.0
+        return torch.cat([one_hot, body.j_regressor_extra.double()])
 
     def forward(self, rotmats: torch.Tensor, betas: torch.Tensor) -> torch.Tensor:
         """rotmats (B, 24, 3, 3) (root first), betas (B or 1, num_betas) -> joints (B, 49, 3), no translation."""
-        from smplx.lbs import lbs
+        from smplx.lbs import batch_rigid_transform
 
         batch = rotmats.shape[0]
         betas = betas.expand(batch, -1)
-        verts, smpl_joints = lbs(betas, rotmats.reshape(batch, NUM_SMPL_JOINTS, 9), self.v_template,
-                                 self.shapedirs, self.posedirs, self.j_regressor, self.parents,
-                                 self.lbs_weights, pose2rot=False)
-        extra = torch.einsum("jv,bvc->bjc", self.j_regressor_extra, verts)
-        stack54 = torch.cat([smpl_joints, verts[:, self.vertex_joint_ids], extra], dim=1)
+        rest_joints = self.joint_template + torch.einsum("bl,jcl->bjc", betas, self.joint_shapedirs)
+        posed_joints, transforms = batch_rigid_transform(rotmats, rest_joints, self.parents, dtype=rotmats.dtype)
+        eye = torch.eye(3, dtype=rotmats.dtype, device=rotmats.device)
+        pose_feature = (rotmats[:, 1:] - eye).reshape(batch, POSE_FEATURES)
+        rest_points = (self.pair_template + torch.einsum("bl,pcl->bpc", betas, self.pair_shapedirs)
+                       + (pose_feature @ self.pair_posedirs).reshape(batch, -1, 3))  # (B, P, 3) Q
+        pair_transforms = transforms[:, self.pair_joint]  # (B, P, 4, 4)
+        moved = (pair_transforms[..., :3, :3] @ rest_points[..., None]).squeeze(-1) \
+            + pair_transforms[..., :3, 3] * self.pair_mass[:, None]
+        surface_points = torch.einsum("kp,bpc->bkc", self.pair_to_point, moved)
+        stack54 = torch.cat([posed_joints, surface_points], dim=1)
         return stack54[:, self.spin49_sources]
