@@ -88,8 +88,9 @@ def report(label: str, result: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="+", default=["fitting", "vibe"], choices=("fitting", "vibe"))
-    parser.add_argument("--long-repeats", type=int, default=10)
-    parser.add_argument("--long-fit-opts", nargs="*", default=FAST_FIT, help="config overrides for the long runs")
+    parser.add_argument("--long-repeats", type=int, default=10, help="0 or 1: skip the long clip")
+    parser.add_argument("--long-fit-opts", nargs="*", default=[],
+                        help="config overrides for the long runs, e.g. fewer fitting iterations: " + " ".join(FAST_FIT))
     parser.add_argument("--workdir", type=Path, help="keep clips and outputs here (default: a temporary folder)")
     args = parser.parse_args()
 
@@ -102,11 +103,14 @@ def main() -> None:
         data_dir.mkdir(exist_ok=True)
         write_random_checkpoints(data_dir)
         clip = make_sample_clip(work / "sample.mp4")
-        long_clip = repeated_clip(clip, args.long_repeats, work / f"sample_x{args.long_repeats}.mp4")
+        long_clip = repeated_clip(clip, args.long_repeats, work / f"sample_x{args.long_repeats}.mp4") \
+            if args.long_repeats > 1 else None
         print(f"machine: {platform.processor() or platform.machine()}, {THREADS} torch threads, python "
               f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}; load average {open('/proc/loadavg').read().split()[:3]}")
         for method in args.methods:
             report(f"{method}, sample clip", measure(clip, work / f"out_{method}", method, data_dir, []))
+            if long_clip is None:
+                continue
             long_opts = args.long_fit_opts if method == "fitting" else []
             report(f"{method}, sample x{args.long_repeats}{' (fit opts ' + ' '.join(long_opts) + ')' if long_opts else ''}",
                    measure(long_clip, work / f"out_{method}_long", method, data_dir, long_opts))

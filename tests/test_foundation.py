@@ -32,7 +32,18 @@ def test_config_yaml_then_cli_override(tmp_path):
     assert cfg.CROP.BBOX_SCALE == pytest.approx(1.1)  # untouched default
 
 
-@pytest.mark.parametrize("opts", [["NOPE.KEY", "1"], ["TRACKER.MIN_TRACK_LEN"]])
+def test_config_accepts_an_integer_for_a_float_key(tmp_path):
+    yaml = tmp_path / "c.yaml"
+    yaml.write_text("FITTING:\n  SHAPE_PRIOR_W: 5\n")
+    from_yaml = load_config(yaml)
+    from_cli = load_config(None, ["FITTING.SHAPE_PRIOR_W", "7", "TRACKER.MIN_TRACK_LEN", "9"])
+    assert from_yaml.FITTING.SHAPE_PRIOR_W == 5.0 and isinstance(from_yaml.FITTING.SHAPE_PRIOR_W, float)
+    assert from_cli.FITTING.SHAPE_PRIOR_W == 7.0 and isinstance(from_cli.FITTING.SHAPE_PRIOR_W, float)
+    assert from_cli.TRACKER.MIN_TRACK_LEN == 9 and isinstance(from_cli.TRACKER.MIN_TRACK_LEN, int)
+
+
+@pytest.mark.parametrize("opts", [["NOPE.KEY", "1"], ["TRACKER.MIN_TRACK_LEN"], ["TRACKER.MIN_TRACK_LEN", "2.5"],
+                                  ["FITTING.SHAPE_PRIOR_W", "heavy"]])
 def test_config_bad_override_is_input_error(opts):
     with pytest.raises(InputError):
         load_config(None, opts)

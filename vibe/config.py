@@ -8,6 +8,7 @@ it instead of hard-coding them.
 from __future__ import annotations
 
 import os
+from ast import literal_eval
 from pathlib import Path
 
 from yacs.config import CfgNode as CN
@@ -268,18 +269,49 @@ def load_config(yaml_path: str | os.PathLike | None = None, opts: list[str] | No
         if not path.is_file():
             raise InputError(f"config file {path} not found; pass an existing YAML file to --cfg")
         try:
-            cfg.merge_from_file(str(path))
-        except (KeyError, ValueError) as err:
+            with open(path, encoding="utf-8") as stream:
+                loaded = CN.load_cfg(stream)
+            _widen_ints(cfg, loaded)
+            cfg.merge_from_other_cfg(loaded)
+        except (KeyError, ValueError, AssertionError) as err:
             raise InputError(f"config file {path}: {err}; see vibe/config.py for the valid keys") from None
     if opts:
         if len(opts) % 2:
             raise InputError(f"config overrides must come as KEY VALUE pairs, got {opts}")
         try:
-            cfg.merge_from_list(list(opts))
+            cfg.merge_from_list(_widened_opts(cfg, list(opts)))
         except (KeyError, ValueError, AssertionError) as err:
             raise InputError(f"config override {opts}: {err}; see vibe/config.py for the valid keys") from None
     cfg.freeze()
     return cfg
+
+
+def _widen_ints(reference: CN, override: CN) -> None:
+    """Turn ints into floats where the default is a float (yacs refuses `W: 5` for `W: 1.0`,
+    users expect it to work). Updates `override` in place; unknown keys are left to yacs."""
+    for key, value in override.items():
+        default = reference.get(key) if isinstance(reference, CN) else None
+        if isinstance(value, CN):
+            _widen_ints(default, value)
+        elif isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+            override[key] = float(value)
+
+
+def _widened_opts(cfg: CN, opts: list[str]) -> list[str]:
+    """KEY VALUE pairs with integer VALUEs written as floats where KEY's default is a float."""
+    widened = list(opts)
+    for index in range(0, len(opts), 2):
+        default = cfg
+        for part in str(opts[index]).split("."):
+            default = default.get(part) if isinstance(default, CN) else None
+        if isinstance(default, float):
+            try:
+                value = literal_eval(str(opts[index + 1]))
+            except (ValueError, SyntaxError):
+                continue
+            if isinstance(value, int) and not isinstance(value, bool):
+                widened[index + 1] = repr(float(value))
+    return widened
 
 
 def resolve_data_dir(flag_value: str | os.PathLike | None = None, cfg: CN | None = None) -> Path:
