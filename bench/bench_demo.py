@@ -6,7 +6,7 @@
 - peak memory (max RSS of a fresh process) on the clip and on the clip repeated `--long-repeats`
   times: frames are streamed, so only what is kept per frame (boxes, features, results) grows.
 
-Run: `.venv/bin/python bench/bench_demo.py [--methods fitting vibe] [--long-repeats 10]`.
+Run: `.venv/bin/python bench/bench_demo.py [--methods fitting vibe] [--long-repeats 10] [--opts KEY VALUE ...]`.
 Each measurement runs in its own process (`--child`), so max RSS is that run's peak. The long
 runs may cut the fitting iterations (`--long-fit-opts`): memory does not depend on them.
 """
@@ -91,6 +91,7 @@ def main() -> None:
     parser.add_argument("--long-repeats", type=int, default=10, help="0 or 1: skip the long clip")
     parser.add_argument("--long-fit-opts", nargs="*", default=[],
                         help="config overrides for the long runs, e.g. fewer fitting iterations: " + " ".join(FAST_FIT))
+    parser.add_argument("--opts", nargs="*", default=[], help="config overrides for every run, e.g. MODEL.AUTOCAST bf16")
     parser.add_argument("--workdir", type=Path, help="keep clips and outputs here (default: a temporary folder)")
     args = parser.parse_args()
 
@@ -108,10 +109,10 @@ def main() -> None:
         print(f"machine: {platform.processor() or platform.machine()}, {THREADS} torch threads, python "
               f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}; load average {open('/proc/loadavg').read().split()[:3]}")
         for method in args.methods:
-            report(f"{method}, sample clip", measure(clip, work / f"out_{method}", method, data_dir, []))
+            report(f"{method}, sample clip", measure(clip, work / f"out_{method}", method, data_dir, args.opts))
             if long_clip is None:
                 continue
-            long_opts = args.long_fit_opts if method == "fitting" else []
+            long_opts = args.opts + (args.long_fit_opts if method == "fitting" else [])
             report(f"{method}, sample x{args.long_repeats}{' (fit opts ' + ' '.join(long_opts) + ')' if long_opts else ''}",
                    measure(long_clip, work / f"out_{method}_long", method, data_dir, long_opts))
 
