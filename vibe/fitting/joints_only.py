@@ -16,6 +16,7 @@ same sums are taken in another order than smplx's, so results agree to float32 r
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -37,7 +38,7 @@ class JointsOnlyBody(nn.Module):
         shapedirs = smpl.shapedirs.double()  # (V, 3, L)
         self.register_buffer("joint_template", (regressor @ template).float())  # (24, 3)
         self.register_buffer("joint_shapedirs", torch.einsum("jv,vcl->jcl", regressor, shapedirs).float())
-        self.register_buffer("parents", smpl.parents.clone())
+        self._register_chain_levels(smpl.parents)
 
         point_weights = self._surface_point_weights(body)  # (K, V)
         support = torch.nonzero(point_weights.abs().sum(0) > 0).squeeze(1)  # the few vertices they use
@@ -56,6 +57,43 @@ class JointsOnlyBody(nn.Module):
         self.register_buffer("spin49_sources", body.spin49_sources.clone())
         self.num_pairs = len(pair_point)
 
+    def _register_chain_levels(self, parents: torch.Tensor) -> None:
+        """Group the joints by depth in the kinematic tree, so the chain of transforms takes one
+        batched product per level (9 levels for SMPL) instead of one per joint (23): for the
+        optimiser's small batches, the cost of an evaluation is mostly the number of tensor operations."""
+        count = len(parents)
+        depth = [0] * count
+        for joint in range(1, count):
+            depth[joint] = depth[int(parents[joint])] + 1
+        levels = [[j for j in range(count) if depth[j] == level] for level in range(max(depth) + 1)]
+        order = [j for joints in levels for j in joints]
+        self.level_bounds = np.cumsum([0] + [len(joints) for joints in levels]).tolist()  # slices of `order`
+        for level in range(1, len(levels)):  # where each joint's parent sits within the previous level
+            self.register_buffer(f"level_{level}_parents",
+                                 torch.tensor([levels[level - 1].index(int(parents[j])) for j in levels[level]]))
+        self.register_buffer("level_order", torch.tensor(order))
+        self.register_buffer("level_order_inverse", torch.argsort(torch.tensor(order)))
+        parent_matrix = torch.zeros(count, count)  # rest joints -> their parents' (zero for the root)
+        parent_matrix[torch.arange(1, count), parents[1:]] = 1.0
+        self.register_buffer("parent_matrix", parent_matrix)
+        homogeneous_one = torch.zeros(4, 4)
+        homogeneous_one[3, 3] = 1.0
+        self.register_buffer("homogeneous_one", homogeneous_one)
+
+    def _chain(self, rotmats: torch.Tensor, rest_joints: torch.Tensor) -> torch.Tensor:
+        """rotmats (B, 24, 3, 3) local, rest joints (B, 24, 3) -> (B, 24, 4, 4) world transforms
+        [rotation, posed position] of the joints, walking the tree level by level."""
+        bones = rest_joints - self.parent_matrix @ rest_joints  # each joint from its parent, at rest
+        local = torch.cat([rotmats, bones[..., None]], dim=-1)  # (B, 24, 3, 4)
+        local = torch.nn.functional.pad(local, (0, 0, 0, 1)) + self.homogeneous_one
+        local = local[:, self.level_order]
+        bounds = self.level_bounds
+        transforms = [local[:, bounds[0]:bounds[1]]]
+        for level in range(1, len(bounds) - 1):
+            parents = getattr(self, f"level_{level}_parents")
+            transforms.append(transforms[-1][:, parents] @ local[:, bounds[level]:bounds[level + 1]])
+        return torch.cat(transforms, dim=1)[:, self.level_order_inverse]
+
     @staticmethod
     def _surface_point_weights(body: BodyModel) -> torch.Tensor:
         """(30, V) float64: smplx's vertex picks (one-hot rows), then J_regressor_extra's rows,
@@ -67,19 +105,21 @@ class JointsOnlyBody(nn.Module):
 
     def forward(self, rotmats: torch.Tensor, betas: torch.Tensor) -> torch.Tensor:
         """rotmats (B, 24, 3, 3) (root first), betas (B or 1, num_betas) -> joints (B, 49, 3), no translation."""
-        from smplx.lbs import batch_rigid_transform
-
         batch = rotmats.shape[0]
         betas = betas.expand(batch, -1)
         rest_joints = self.joint_template + torch.einsum("bl,jcl->bjc", betas, self.joint_shapedirs)
-        posed_joints, transforms = batch_rigid_transform(rotmats, rest_joints, self.parents, dtype=rotmats.dtype)
+        transforms = self._chain(rotmats, rest_joints)
+        posed_joints = transforms[..., :3, 3]
         eye = torch.eye(3, dtype=rotmats.dtype, device=rotmats.device)
         pose_feature = (rotmats[:, 1:] - eye).reshape(batch, POSE_FEATURES)
         rest_points = (self.pair_template + torch.einsum("bl,pcl->bpc", betas, self.pair_shapedirs)
                        + (pose_feature @ self.pair_posedirs).reshape(batch, -1, 3))  # (B, P, 3) Q
-        pair_transforms = transforms[:, self.pair_joint]  # (B, P, 4, 4)
-        moved = (pair_transforms[..., :3, :3] @ rest_points[..., None]).squeeze(-1) \
-            + pair_transforms[..., :3, 3] * self.pair_mass[:, None]
+        # Skinning by joint j moves a rest point x to R_j (x - J_j) + p_j (rest joint J_j, posed p_j);
+        # summed with the weights folded into Q and q: R_j (Q - q J_j) + q p_j.
+        mass = self.pair_mass[:, None]
+        offsets = (rest_points - mass * rest_joints[:, self.pair_joint])[..., None]
+        pair_transforms = transforms[:, self.pair_joint]
+        moved = (pair_transforms[..., :3, :3] @ offsets).squeeze(-1) + mass * pair_transforms[..., :3, 3]
         surface_points = torch.einsum("kp,bpc->bkc", self.pair_to_point, moved)
         stack54 = torch.cat([posed_joints, surface_points], dim=1)
         return stack54[:, self.spin49_sources]
