@@ -106,6 +106,9 @@ _C.MODEL.COMPILE_BACKBONE = False  # torch.compile the frozen ResNet-50: ~1.8x o
 # Fitting path (temporal SMPLify).
 _C.FITTING = CN()
 _C.FITTING.GMM_PRIOR = "gmm_08.pkl"  # relative to DATA_DIR; own prior when absent
+# Processes fitting tracks in parallel (each on one torch thread): 0 = one per CPU core when a
+# video has several tracks; 1 = all in the main process. Always 1 on a GPU.
+_C.FITTING.WORKERS = 0
 _C.FITTING.MIN_CONFIDENCE = 0.1  # keypoints below this confidence count as missing
 _C.FITTING.DEPTH_SMOOTH_FRAMES = 5  # median window over the per-frame torso-length depth estimates
 _C.FITTING.FACING_AMBIGUOUS_RATIO = 0.35  # 2D shoulder width / torso length below this: try both facings

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 from yacs.config import CfgNode
 
 from tracker.types import Track, VideoInfo
@@ -28,6 +29,8 @@ from tracker.video import VideoSource, open_video
 from vibe.config import resolve_data_dir
 from vibe.device import pick_device
 from vibe.errors import InputError, OutputError
+from vibe.fitting.parallel import FitCamera, FitJob, fit_tracks, worker_count
+from vibe.fitting.smplify import FitInit
 from vibe.io.results import TrackResult, save_results
 from vibe.pipeline.cache import CACHE_DIR_NAME, StageCache, file_fingerprint, stage_key
 from vibe.pipeline.options import MethodChoice, RunOptions, build_config, choose_method
@@ -317,25 +320,38 @@ class _Run:
             return {tid: with_mesh(data, self.body, cfg) for tid, data in cached["results"].items()}
 
     def _reconstruct(self, tracks: list[Track], crops: CropOutputs, choice: MethodChoice) -> dict[int, TrackResult]:
-        results = {}
+        """Network results (if that path), then every fit (fitting path, or --run_smplify) at once,
+        spread over worker processes when there are several tracks (FITTING.WORKERS)."""
+        results, jobs = {}, []
+        by_id = {track.track_id: track for track in tracks}
         for track in tracks:
             seen = crops.seen[track.track_id]
             if not seen.any():
                 self._skip(track, "not decodable on the second pass")
                 continue
             if choice.method == "vibe":
-                result = self._network(track, crops, seen)
+                results[track.track_id], job = self._network(track, crops, seen)
             else:
-                result = self._fit(track, crops, seen)
-            if result is not None:
-                results[track.track_id] = result
-        return results
+                job = self._fit_job(track, crops, seen)
+            if job is not None:
+                jobs.append(job)
+        for job, outcome in self._fits(jobs):
+            track = by_id[job.track_id]
+            if isinstance(outcome, InputError):
+                self._skip(track, "kept unrefined (fit failed)" if job.init else "failed to fit")
+                log.warning("track %d: %s", track.track_id, outcome)
+                continue
+            if job.init is not None:
+                outcome.meta["method"] = "vibe+smplify"
+            results[track.track_id] = with_track_boxes(outcome, _subset(track, crops.seen[track.track_id]), self.camera)
+        return dict(sorted(results.items()))
 
     def _skip(self, track: Track, reason: str) -> None:
         log.warning("track %d (%d frames) skipped: %s", track.track_id, len(track), reason)
         self.skipped[reason] += 1
 
-    def _network(self, track: Track, crops: CropOutputs, seen: np.ndarray) -> TrackResult | None:
+    def _network(self, track: Track, crops: CropOutputs, seen: np.ndarray) -> tuple[TrackResult, FitJob | None]:
+        """The network's result for a track, and its refinement job with --run_smplify."""
         from vibe.models import predict_track
 
         features = torch.from_numpy(crops.features[track.track_id][seen])
@@ -348,43 +364,38 @@ class _Run:
         result = network_result(subset, prediction, self.camera, keypoints,
                                 {"method": "vibe", "body_model": self.body.kind})
         if self.fitter is None:
-            return result
+            return result, None
         if fraction < self.cfg.DEMO.MIN_KEYPOINT_FRACTION:
             self._skip_refinement(track, fraction)
-            return result
-        from vibe.fitting import FitInit
-
+            return result, None
         init = FitInit(pose=result.pose, betas=result.betas, transl=result.transl)
-        refined = self._fit_keypoints(subset, keypoints, init)
-        if refined is None:
-            return result
-        refined.meta["method"] = "vibe+smplify"
-        return refined
+        return result, FitJob(track.track_id, keypoints, subset.frame_ids, init)
 
     def _skip_refinement(self, track: Track, fraction: float) -> None:
         log.warning("track %d: person keypoints on only %.0f%% of frames; network result kept unrefined",
                     track.track_id, 100 * fraction)
         self.skipped["kept unrefined (too few keypoints)"] += 1
 
-    def _fit(self, track: Track, crops: CropOutputs, seen: np.ndarray) -> TrackResult | None:
+    def _fit_job(self, track: Track, crops: CropOutputs, seen: np.ndarray) -> FitJob | None:
         keypoints, fraction = usable_keypoints(crops.keypoints[track.track_id][seen],
                                                crops.person_scores[track.track_id][seen], self.cfg)
         minimum = float(self.cfg.DEMO.MIN_KEYPOINT_FRACTION)
         if fraction < minimum:
             self._skip(track, f"without usable keypoints (person on < {minimum:.0%} of frames)")
             return None
-        return self._fit_keypoints(_subset(track, seen), keypoints, None)
+        return FitJob(track.track_id, keypoints, track.frame_ids[seen])
 
-    def _fit_keypoints(self, track: Track, keypoints: np.ndarray, init) -> TrackResult | None:
-        size = (self.camera.width, self.camera.height)
-        try:
-            result, _ = self.fitter.fit(keypoints, size, focal_length=self.camera.focal, init=init,
-                                        frame_ids=track.frame_ids, track_id=track.track_id)
-        except InputError as err:
-            self._skip(track, "failed to fit")
-            log.warning("track %d: %s", track.track_id, err)
-            return None
-        return with_track_boxes(result, track, self.camera)
+    def _fits(self, jobs: list[FitJob]):
+        """fit_tracks over the jobs with a progress bar in person-frames."""
+        workers = worker_count(int(self.cfg.FITTING.WORKERS), len(jobs), self.device)
+        if jobs:
+            log.info("fitting %d track(s) in %d process(es)", len(jobs), workers)
+        camera = FitCamera(self.camera.width, self.camera.height, self.camera.focal)
+        with tqdm(total=sum(job.num_frames for job in jobs), desc="fit", unit="frame", leave=False,
+                  disable=not self.options.progress) as bar:
+            for job, outcome in fit_tracks(self.fitter, jobs, camera, workers):
+                bar.update(job.num_frames)
+                yield job, outcome
 
     # ------------------------------------------------------------------ outputs
 
