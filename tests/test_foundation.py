@@ -76,6 +76,19 @@ def test_atomic_path_keeps_old_file_on_failure(tmp_path):
     assert target.read_bytes() == b"new"
 
 
+def test_atomic_file_gets_the_mode_a_plain_open_gives(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        (tmp_path / "plain").write_bytes(b"x")
+        with atomic_path(tmp_path / "atomic") as tmp:
+            tmp.write_bytes(b"x")
+    finally:
+        os.umask(previous)
+    plain_mode = os.stat(tmp_path / "plain").st_mode & 0o777
+    assert plain_mode == 0o640
+    assert os.stat(tmp_path / "atomic").st_mode & 0o777 == plain_mode  # not mkstemp's 0600
+
+
 def test_atomic_path_unwritable_folder(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")

@@ -11,6 +11,16 @@ from typing import Iterator
 from vibe.errors import OutputError
 
 
+_DEFAULT_FILE_MODE = 0o666  # a new file's mode before the umask, as open() creates it
+
+
+def _current_umask() -> int:
+    """The process umask (only readable by setting it; set straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(path, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to `path`; on success rename it to `path`.
@@ -29,6 +39,7 @@ def atomic_path(path, suffix: str | None = None) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, _DEFAULT_FILE_MODE & ~_current_umask())  # mkstemp's 0600 -> what open() would give
         os.replace(tmp, final)
     finally:
         if tmp.exists():

