@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from scipy.spatial.transform import Rotation
 from scipy.stats import multivariate_normal
 
 from vibe.config import get_cfg_defaults
@@ -12,9 +13,12 @@ from vibe.errors import AssetError
 from vibe.fitting.losses import (
     ANGLE_PRIOR_IDS, angle_prior, geman_mcclure, reprojection_loss, second_difference_loss, shape_prior,
 )
+from vibe.body.motions import MOTIONS
 from vibe.fitting.priors import (
-    OWN_PRIOR_SIGMA, GMMPosePrior, OwnPosePrior, load_pose_prior, read_gmm_file,
+    OWN_PRIOR_SIGMA, GMMPosePrior, JointLimitPrior, OwnPosePrior, all_joint_limits, load_pose_prior,
+    read_gmm_file,
 )
+from vibe.fitting.smplify import START_POSES
 
 
 def test_geman_mcclure_hand_values():
@@ -122,3 +126,86 @@ def test_gmm_loader_errors_name_the_file(tmp_path, content):
     assert "\n" not in str(err.value)
     with pytest.raises(AssetError):  # a present but broken file is not silently replaced
         load_pose_prior(get_cfg_defaults().FITTING, tmp_path)
+
+
+def _one_joint_pose(joint: int, rotvec) -> torch.Tensor:
+    """(1, 69) body pose with one SMPL joint (1..23) rotated, the rest at the T pose."""
+    pose = torch.zeros(1, 69)
+    pose[0, 3 * (joint - 1):3 * joint] = torch.as_tensor(rotvec, dtype=torch.float32)
+    return pose
+
+
+@pytest.mark.parametrize("joint, rotvec, excess_rad", [
+    (1, (-1.0, 0, 0), 0.0),  # left hip flexed 57 deg (thigh forward): fine
+    (1, (-2.0, 0, 0), 0.0),  # flexed 115 deg (< 125)
+    (1, (1.0, 0, 0), 1.0 - math.radians(30)),  # extended 57 deg: 27 past the 30 deg limit
+    (2, (1.0, 0, 0), 1.0 - math.radians(30)),  # right hip, same
+    (4, (2.0, 0, 0), 0.0),  # left knee flexed 115 deg
+    (4, (-0.5, 0, 0), 0.5 - math.radians(5)),  # hyperextended 29 deg
+    (18, (0, -1.5, 0), 0.0),  # left elbow flexed forwards
+    (18, (0, 1.0, 0), 1.0 - math.radians(5)),  # bent backwards
+    (19, (0, 1.5, 0), 0.0),  # right elbow flexed forwards (the sign mirrors)
+    (16, (0, 1.5, 0), 1.5 - math.radians(55)),  # left arm swung 86 deg behind the body
+    (16, (0, -1.5, 0), 0.0),  # ... and 86 deg in front of it
+    (3, (-0.5, 0, 0), 0.5 - math.radians(15)),  # spine bent 29 deg backwards (one joint's share is 15)
+])
+def test_joint_limits_on_known_poses(joint, rotvec, excess_rad):
+    """Single-joint rotations in SMPL's frames (signs as vibe/body/motions.py documents them):
+    the cost is the squared excess of the one violated range (published ranges of motion)."""
+    cost = JointLimitPrior()(_one_joint_pose(joint, rotvec)).item()
+    assert cost == pytest.approx(excess_rad ** 2, abs=1e-6)
+
+
+def test_joint_limit_angles_match_scipy_swing_and_twist():
+    """A pose built as swing @ twist (scipy) is split back into the same lean and twist."""
+    prior = JointLimitPrior()
+    limits = all_joint_limits()
+    joints = list(limits)
+    rng = np.random.default_rng(0)
+    pose = np.zeros((5, 69))
+    expected_twist = rng.uniform(-1.2, 1.2, size=(5, len(joints)))
+    for k, joint in enumerate(joints):
+        bone = np.array(limits[joint].bone, dtype=float)
+        swing_axis = np.cross(bone, rng.normal(size=(5, 3)))
+        swing_axis /= np.linalg.norm(swing_axis, axis=-1, keepdims=True)
+        swing = Rotation.from_rotvec(swing_axis * rng.uniform(0.0, 2.0, size=(5, 1)))
+        twist = Rotation.from_rotvec(expected_twist[:, k:k + 1] * bone)
+        pose[:, 3 * (joint - 1):3 * joint] = (swing * twist).as_rotvec()
+    leans, twists = prior.angles(torch.as_tensor(pose, dtype=torch.float32))
+    np.testing.assert_allclose(twists.numpy(), expected_twist, atol=1e-4)
+    expected_leans = []
+    for joint in joints:
+        direction = Rotation.from_rotvec(pose[:, 3 * (joint - 1):3 * joint]).apply(limits[joint].bone)
+        expected_leans += [np.arcsin(direction @ np.array(normal)) for normal, _ in limits[joint].leans]
+    np.testing.assert_allclose(leans.numpy(), np.stack(expected_leans, -1), atol=1e-4)
+
+
+def test_joint_limits_are_left_right_symmetric():
+    """A pose and its mirror image (x -> -x: left and right swapped, rotation vectors (x, -y, -z))
+    cost the same."""
+    pairs = {1: 2, 4: 5, 7: 8, 10: 11, 13: 14, 16: 17, 18: 19, 20: 21, 22: 23}
+    swap = list(range(24))
+    for left, right in pairs.items():
+        swap[left], swap[right] = right, left
+    pose = np.random.default_rng(1).normal(scale=0.8, size=(6, 24, 3))
+    mirrored = pose[:, swap] * np.array([1.0, -1.0, -1.0])
+    prior = JointLimitPrior()
+    cost, cost_mirrored = (prior(torch.as_tensor(p[:, 1:].reshape(6, 69), dtype=torch.float32)) for p in
+                           (pose, mirrored))
+    assert cost.min() > 0.1  # random poses break some limits
+    torch.testing.assert_close(cost, cost_mirrored, rtol=1e-4, atol=1e-5)
+
+
+def test_joint_limits_hold_natural_poses():
+    """Walking, arm swings, turning, crouching, the prior's mean and the start poses: within range."""
+    prior = JointLimitPrior()
+    poses = [torch.as_tensor(motion(60).pose[:, 3:], dtype=torch.float32) for motion in MOTIONS.values()]
+    poses += [OwnPosePrior(1.0, 2.0, 0.0).mean_pose[None]] + [p[None] for p in START_POSES.values()]
+    for pose in poses:
+        assert prior(pose).max().item() == 0.0
+
+
+def test_joint_limit_gradient_is_finite_at_the_rest_pose():
+    pose = torch.zeros(2, 69, requires_grad=True)
+    JointLimitPrior()(pose).sum().backward()
+    assert torch.isfinite(pose.grad).all()

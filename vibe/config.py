@@ -123,7 +123,7 @@ _C.FITTING.ROBUST_SIGMA = 100.0  # Geman-McClure scale, virtual px (SMPLify: 100
 # near zero, and the wrong limb lengths cost 5-10 mm PA-MPJPE on synthetic tracks.
 _C.FITTING.DATA_W = 1.0
 _C.FITTING.POSE_PRIOR_W = 22.85
-_C.FITTING.ANGLE_PRIOR_W = 231.0
+_C.FITTING.ANGLE_PRIOR_W = 0.0  # SPIN: 231; off: the joint limits below forbid wrong-way knees and elbows
 _C.FITTING.SHAPE_PRIOR_W = 1.0
 _C.FITTING.SMOOTH_JOINTS_W = 1.0e4  # x squared 2nd difference of 3D joints (m) summed over joints
 _C.FITTING.SMOOTH_POSE_W = 10.0  # x squared 2nd difference of axis-angle pose (rad)

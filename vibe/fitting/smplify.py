@@ -14,7 +14,9 @@ frames whose shoulders are close in 2D are fitted facing both ways and keep the 
 temporal smoothness on 3D joints and pose throughout; the first body stage also runs from a few
 other start poses (cfg.FITTING.EXTRA_STARTS), each frame keeping the start that reprojects best.
 L-BFGS (strong Wolfe line search) over all frames of the track in one batch, on the joints-only
-body forward.
+body forward. Besides the pose prior, every body stage keeps the pose inside anatomical joint
+limits (vibe.fitting.priors.JointLimitPrior, not annealed); they replace SPIN's angle prior, which
+pushed straight knees and elbows to bend (cfg.FITTING.ANGLE_PRIOR_W, 0 by default).
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from vibe.fitting.joints_only import JointsOnlyBody
 from vibe.fitting.losses import (
     angle_prior, reprojection_loss, second_difference_loss, shape_prior,
 )
-from vibe.fitting.priors import OWN_PRIOR_MEAN, per_joint_vector
+from vibe.fitting.priors import OWN_PRIOR_MEAN, JointLimitPrior, per_joint_vector
 from vibe.geometry import axis_angle_to_rotmat, orig_cam_to_crop_cam, perspective_project, rotmat_to_axis_angle
 from vibe.io.results import TrackResult
 from vibe.keypoints.conventions import SPIN49, joint_index
@@ -116,6 +118,7 @@ class TemporalSMPLify:
         self.device = torch.device(device)
         self.joints_model = JointsOnlyBody(body).to(self.device)
         self.pose_prior = pose_prior.to(self.device)
+        self.joint_limits = JointLimitPrior().to(self.device)
         self.smooth = smooth
         flip = torch.tensor([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])  # R_x(pi)
         self.base_rotation = flip.to(self.device)
@@ -152,7 +155,8 @@ class TemporalSMPLify:
     # ------------------------------------------------------------------ setup
 
     def _tensor(self, array) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(array, dtype=np.float32), device=self.device)
+        # Contiguous: L-BFGS flattens gradients with view(), which fails on e.g. Fortran-ordered inputs.
+        return torch.as_tensor(np.ascontiguousarray(array, dtype=np.float32), device=self.device)
 
     def _initialise(self, keypoints, image_size, focal, init: FitInit, track_id):
         fc = self.fit_cfg
@@ -297,6 +301,7 @@ class TemporalSMPLify:
         terms = {
             "data": reprojection_loss(projected, problem.keypoints, problem.px_scale, self.fit_cfg.ROBUST_SIGMA).sum(),
             "pose_prior": self.pose_prior(body_pose).sum(),
+            "joint_limits": self.joint_limits(body_pose).sum(),
             "angle_prior": angle_prior(body_pose),
             "shape_prior": shape_prior(variables["betas"]) * problem.num_frames,
             "smooth_joints": second_difference_loss(joints),
@@ -306,7 +311,9 @@ class TemporalSMPLify:
 
     def _weighted_total(self, terms: dict[str, torch.Tensor], prior_scale: float) -> torch.Tensor:
         fc = self.fit_cfg
-        total = fc.DATA_W * terms["data"] + prior_scale * (
+        # Joint limits are not annealed: they are zero on every reachable pose, so they never pull a
+        # plausible fit and must still hold in the last, data-dominated stage.
+        total = fc.DATA_W * terms["data"] + fc.JOINT_LIMIT_W * terms["joint_limits"] + prior_scale * (
             fc.POSE_PRIOR_W * terms["pose_prior"] + fc.ANGLE_PRIOR_W * terms["angle_prior"]
             + fc.SHAPE_PRIOR_W * terms["shape_prior"])
         if self.smooth:
