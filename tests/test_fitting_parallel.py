@@ -1,12 +1,13 @@
 """Fitting many tracks over worker processes gives what fitting them one by one gives."""
 import math
+import os
 
 import numpy as np
 import pytest
 import torch
 
 from vibe.config import get_cfg_defaults
-from vibe.errors import InputError
+from vibe.errors import InputError, VibeError
 from vibe.fitting import TemporalSMPLify, load_pose_prior
 from vibe.fitting.parallel import FitCamera, FitJob, fit_tracks, worker_count
 from vibe.geometry import perspective_project
@@ -62,3 +63,18 @@ def test_worker_count():
     assert worker_count(0, 1, cpu) == 1  # one track: no processes to start
     assert worker_count(4, 5, gpu) == 1  # one GPU: processes would queue for it
     assert 1 <= worker_count(0, 100, cpu) <= 100
+
+
+class DyingFitter(TemporalSMPLify):
+    """A fitter whose process dies mid-fit, as one killed for memory would."""
+
+    def fit(self, *args, **kwargs):
+        os._exit(1)
+
+
+def test_a_dead_worker_is_one_clear_error(tiny_body_model):
+    cfg = get_cfg_defaults()
+    fitter = DyingFitter(tiny_body_model, cfg, load_pose_prior(cfg.FITTING, None))
+    jobs = [_job(tiny_body_model, 0, 3, 0.0), _job(tiny_body_model, 1, 3, 0.0)]
+    with pytest.raises(VibeError, match="FITTING.WORKERS 1"):
+        list(fit_tracks(fitter, jobs, CAMERA, workers=2))

@@ -11,13 +11,14 @@ import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
 import torch
 
-from vibe.errors import InputError
+from vibe.errors import InputError, VibeError
 from vibe.fitting.smplify import FitInit, TemporalSMPLify
 from vibe.io.results import TrackResult
 
@@ -74,8 +75,12 @@ def fit_tracks(fitter: TemporalSMPLify, jobs: list[FitJob], camera: FitCamera, w
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(fitter,)) as pool:
         pending = {pool.submit(_fit_in_worker, job, camera): job for job in jobs}
-        for future in as_completed(pending):
-            yield pending[future], future.result()
+        try:
+            for future in as_completed(pending):
+                yield pending[future], future.result()
+        except BrokenProcessPool:
+            raise VibeError(f"a fitting worker process died (out of memory?); rerun with fewer processes, "
+                            f"e.g. --opts FITTING.WORKERS 1 (was {workers})") from None
 
 
 def _fit(fitter: TemporalSMPLify, job: FitJob, camera: FitCamera) -> FitOutcome:
