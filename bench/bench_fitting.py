@@ -9,6 +9,7 @@ off: MPJPE (pelvis-aligned), PA-MPJPE (mm) and ACCEL_ERR (mm/frame^2) on the 14 
 and seconds per frame.
 
     .venv/bin/python bench/bench_fitting.py [--frames 60] [--threads 1] [--noise clean] [--smoothing on]
+        [--tracks] [--opts FITTING.KEY VALUE ...]
 """
 from __future__ import annotations
 
@@ -110,9 +111,13 @@ def main() -> None:
     parser.add_argument("--noise", nargs="*", default=[n.name for n in NOISE_LEVELS],
                         help="noise levels to run (split a run over processes)")
     parser.add_argument("--smoothing", nargs="*", default=["on", "off"], choices=["on", "off"])
+    parser.add_argument("--tracks", action="store_true",
+                        help="per-track rows for every run (default: only clean, smoothing on)")
+    parser.add_argument("--opts", nargs="*", default=[], help="config overrides, e.g. FITTING.FLIP_AFTER_STAGES []")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = get_cfg_defaults()
+    cfg.merge_from_list(args.opts)
     with tempfile.TemporaryDirectory() as tmp:
         body = load_open_body() if OPEN_BODY_PATH.is_file() else generated_body(Path(tmp))
     prior = load_pose_prior(cfg.FITTING, None)
@@ -134,7 +139,7 @@ def main() -> None:
             result, _ = fitters[smooth].fit(keypoints, (WIDTH, HEIGHT))
             seconds += time.perf_counter() - start
             results.append(evaluate(result.joints3d, truth))
-            if noise.name == "clean" and smooth:
+            if args.tracks or (noise.name == "clean" and smooth):
                 print(f"  {motion:10s} {distance:4.0f} m  elev {angles[0]:3.0f} az {angles[1]:3.0f}: "
                       f"MPJPE {results[-1][0]:6.1f}  PA-MPJPE {results[-1][1]:6.1f}  ACCEL_ERR {results[-1][2]:5.2f}")
         mean = np.mean(results, axis=0)

@@ -34,3 +34,15 @@ def tiny_body_model(tiny_smpl_dir):
     from vibe.body import load_body_model
 
     return load_body_model(tiny_smpl_dir, kind="smpl")
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test on one torch thread (small optimisation batches run faster so, and the
+    machine is shared), restoring the count afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -47,6 +47,9 @@ def test_angle_prior_hand_value():
     pose[0, ANGLE_PRIOR_IDS[2]] = 0.5  # left knee bent naturally: rewarded
     expected = math.exp(1.0) + math.exp(-1.0) + 2.0
     assert angle_prior(pose).item() == pytest.approx(expected)
+    # one value per frame, so hypotheses can be compared frame by frame
+    two = torch.cat([pose, torch.zeros(1, 69)])
+    assert angle_prior(two).tolist() == pytest.approx([expected, 4.0])
 
 
 def test_shape_prior_and_second_difference():

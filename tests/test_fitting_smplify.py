@@ -19,13 +19,7 @@ FOCAL = math.hypot(WIDTH, HEIGHT)
 COMMON = slice(SPIN49.index(COMMON14[0]), SPIN49.index(COMMON14[0]) + len(COMMON14))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small batches run faster on one thread, and the machine is shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small batches: faster on one thread
 
 
 def _truth(num_frames: int, seed: int = 0):

@@ -137,6 +137,22 @@ _C.FITTING.CAMERA_ITERS = 40
 # = arms horizontal, "squat") and keep, per frame, the start that reprojects best (only without an
 # initial pose from the network path). Each start costs one more first stage.
 _C.FITTING.EXTRA_STARTS = ["rest", "squat"]
+# The extra starts run the body stages up to this one (0-based) before each frame keeps the best.
+_C.FITTING.START_JUDGE_STAGE = 0
+# Depth-flip search (vibe/fitting/flips.py): after these body stages (0-based, not the last), each
+# limb takes, per frame, whichever of its four depth states (upper/lower bone flipped about the
+# camera ray) the per-frame objective prefers, chosen along the track with FLIP_SMOOTH_W x the
+# squared second differences (m) of the limb's joints as the cost of switching; the next stage's
+# first FLIP_VERIFY_ITERS iterations run from the flipped and the unflipped pose, and the track
+# keeps whichever ends lower (each search costs FLIP_VERIFY_ITERS more iterations). Empty: off.
+_C.FITTING.FLIP_AFTER_STAGES = [0]
+_C.FITTING.FLIP_SMOOTH_W = 1.0e4
+_C.FITTING.FLIP_VERIFY_ITERS = 30
+# Keep a run of flipped frames only if it lowers the per-frame objective, summed over the run, by
+# more than this per frame (smoothness alone must not move a limb off the optimiser's pose: on
+# noisy tracks it did, wrongly; a margin of 5 already rejected every flip on the bench).
+_C.FITTING.FLIP_MIN_GAIN = 0.0
+_C.FITTING.FLIP_LIMBS = ["left_arm", "right_arm"]  # of vibe/fitting/flips.py LIMBS; the legs gained nothing
 _C.FITTING.LBFGS_LR = 1.0
 _C.FITTING.LBFGS_HISTORY = 20
 _C.FITTING.TOLERANCE_CHANGE = 1e-7  # relative loss change that ends a stage early

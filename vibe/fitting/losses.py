@@ -34,10 +34,10 @@ def reprojection_loss(projected: torch.Tensor, keypoints: torch.Tensor, px_scale
 
 
 def angle_prior(body_pose: torch.Tensor) -> torch.Tensor:
-    """SMPLify's exp penalty on elbows and knees bending the wrong way: (T, 69) -> sum exp(s theta)^2."""
+    """SMPLify's exp penalty on elbows and knees bending the wrong way: (T, 69) -> (T,) sum exp(s theta)^2."""
     ids = torch.tensor(ANGLE_PRIOR_IDS, device=body_pose.device)
     signs = torch.tensor(ANGLE_PRIOR_SIGNS, dtype=body_pose.dtype, device=body_pose.device)
-    return torch.exp(body_pose[:, ids] * signs).pow(2).sum()
+    return torch.exp(body_pose[:, ids] * signs).pow(2).sum(-1)
 
 
 def shape_prior(betas: torch.Tensor) -> torch.Tensor:

@@ -11,8 +11,11 @@ a meaningful smoothness term.
 Stages: (1) camera: orientation and translation on the torso and face joints, each frame alone;
 frames whose shoulders are close in 2D are fitted facing both ways and keep the better one;
 (2..) body: everything, with the prior weights annealed from strong to weak (SMPLify-X) and
-temporal smoothness on 3D joints and pose throughout; the first body stage also runs from a few
-other start poses (cfg.FITTING.EXTRA_STARTS), each frame keeping the start that reprojects best.
+temporal smoothness on 3D joints and pose throughout; the first body stages also run from a few
+other start poses (cfg.FITTING.EXTRA_STARTS, up to cfg.FITTING.START_JUDGE_STAGE), each frame
+keeping the start that reprojects best. After the stages in cfg.FITTING.FLIP_AFTER_STAGES a
+discrete search flips limbs in depth about the camera rays (vibe.fitting.flips) where the
+objective prefers it, chosen consistently along the track.
 L-BFGS (strong Wolfe line search) over all frames of the track in one batch, on the joints-only
 body forward. Besides the pose prior, every body stage keeps the pose inside anatomical joint
 limits (vibe.fitting.priors.JointLimitPrior, not annealed); they replace SPIN's angle prior, which
@@ -32,6 +35,9 @@ from vibe.body import BodyModel
 from vibe.errors import InputError
 from vibe.fitting.camera import (
     TORSO_JOINTS, default_focal_length, facing_from_shoulders, init_translation, translation_to_orig_cam,
+)
+from vibe.fitting.flips import (
+    FLIP_STATES, LIMBS, acceleration_costs, flip_limb, forward_kinematics, keep_gaining_runs, viterbi,
 )
 from vibe.fitting.joints_only import JointsOnlyBody
 from vibe.fitting.losses import (
@@ -120,6 +126,7 @@ class TemporalSMPLify:
         self.pose_prior = pose_prior.to(self.device)
         self.joint_limits = JointLimitPrior().to(self.device)
         self.smooth = smooth
+        self.flip_limbs = [limb for limb in LIMBS if limb.name in self.fit_cfg.FLIP_LIMBS]
         flip = torch.tensor([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])  # R_x(pi)
         self.base_rotation = flip.to(self.device)
         self._evaluations = 0
@@ -194,6 +201,10 @@ class TemporalSMPLify:
         with torch.no_grad():
             return self.joints_model(rotmats, self._tensor(betas))[0].cpu().numpy().astype(np.float64)
 
+    def _rest_smpl_joints(self, betas: torch.Tensor) -> torch.Tensor:
+        """(1, num_betas) -> (1, 24, 3) the body's SMPL joints in its rest pose (body frame)."""
+        return self.joints_model.joint_template + torch.einsum("bl,jcl->bjc", betas, self.joints_model.joint_shapedirs)
+
     def _orient_from_global(self, global_orient: torch.Tensor) -> torch.Tensor:
         """(T, 3) global orientation axis-angle -> (T, 3) unwrapped `orient` (R = R(orient) R_x(pi))."""
         relative = axis_angle_to_rotmat(global_orient) @ self.base_rotation.T
@@ -251,24 +262,37 @@ class TemporalSMPLify:
         return np.abs(_yaw(orient)) > math.pi / 2
 
     def _run_stages(self, variables: dict, problem: _Problem, try_starts: bool = False) -> list[float]:
-        """The body stages. With try_starts, the first stage also runs from each of the start poses
-        cfg.FITTING.EXTRA_STARTS (START_POSES), and each frame keeps whichever start reprojects
-        best: a limb that the prior's mean pose starts on the wrong side of a depth ambiguity
-        (arms raised in front seen from the side, thighs pointing at the camera) stays there
-        otherwise."""
+        """The body stages. With try_starts, the stages up to cfg.FITTING.START_JUDGE_STAGE also
+        run from each of the start poses cfg.FITTING.EXTRA_STARTS (START_POSES), and each frame
+        keeps whichever start reprojects best: a limb that the prior's mean pose starts on the
+        wrong side of a depth ambiguity (arms raised in front seen from the side, thighs pointing
+        at the camera) stays there otherwise. After the stages in cfg.FITTING.FLIP_AFTER_STAGES,
+        the depth-flip search (_flip_search) proposes flipped limbs; the first
+        cfg.FITTING.FLIP_VERIFY_ITERS iterations of the next stage run from both poses and the
+        track keeps whichever ends lower (an unrefined flip's cost is only a guess: kept on it
+        alone, flips lost as often as they won)."""
         fc = self.fit_cfg
         stages = list(zip(fc.STAGE_PRIOR_SCALES, fc.STAGE_ITERS))
         stage_losses = []
-        if try_starts and fc.EXTRA_STARTS and stages:
-            stage_losses.append(self._run_stage(variables, problem, *stages[0]))
-            for name in fc.EXTRA_STARTS:
-                start = {key: value.detach().clone() for key, value in variables.items()}
-                start["body_pose"] = START_POSES[name].to(self.device).expand_as(start["body_pose"]).clone()
-                self._run_stage(start, problem, *stages[0])
-                self._keep_better_frames(variables, start, problem, name)
-            stages = stages[1:]
-        for prior_scale, iters in stages:
-            stage_losses.append(self._run_stage(variables, problem, prior_scale, iters))
+        flipped = None  # the flip search's hypothesis, verified by the next stage
+        for index, (prior_scale, iters) in enumerate(stages):
+            if flipped is not None:
+                verify_iters = min(iters, fc.FLIP_VERIFY_ITERS)
+                loss = self._keep_better_track(variables, flipped, problem, prior_scale, verify_iters)
+                iters -= verify_iters
+                flipped = None
+            if iters > 0:  # L-BFGS with max_iter 0 would not stop at all
+                loss = self._run_stage(variables, problem, prior_scale, iters)
+            stage_losses.append(loss)
+            if index == fc.START_JUDGE_STAGE and try_starts:
+                for name in fc.EXTRA_STARTS:
+                    start = {key: value.detach().clone() for key, value in variables.items()}
+                    start["body_pose"] = START_POSES[name].to(self.device).expand_as(start["body_pose"]).clone()
+                    for earlier_scale, earlier_iters in stages[:index + 1]:
+                        self._run_stage(start, problem, earlier_scale, earlier_iters)
+                    self._keep_better_frames(variables, start, problem, name)
+            if index in fc.FLIP_AFTER_STAGES and self.flip_limbs:
+                flipped = self._flip_search(variables, problem, stages[index + 1][0])
         return stage_losses
 
     def _run_stage(self, variables: dict, problem: _Problem, prior_scale: float, iters: int) -> float:
@@ -278,6 +302,17 @@ class TemporalSMPLify:
             return self._weighted_total(self._terms(variables, problem), prior_scale)
 
         return self._minimise(params, total, iters)
+
+    def _keep_better_track(self, variables: dict, other: dict, problem: _Problem, prior_scale: float,
+                           iters: int) -> float:
+        """Run a stage of `iters` (> 0) iterations from both `variables` and `other`; `variables`
+        takes whichever ends with the lower objective (updated in place). Returns that objective."""
+        mine = self._run_stage(variables, problem, prior_scale, iters)
+        theirs = self._run_stage(other, problem, prior_scale, iters)
+        log.debug("flip search: %.1f flipped, %.1f not after %d iterations", theirs, mine, iters)
+        if theirs < mine:
+            variables.update(other)
+        return min(mine, theirs)
 
     def _keep_better_frames(self, variables: dict, other: dict, problem: _Problem, name: str) -> None:
         """Per frame, replace `variables`' orient/body_pose/transl with `other`'s where `other`
@@ -292,6 +327,64 @@ class TemporalSMPLify:
                 variables["betas"] = other["betas"].detach()
         log.debug("start pose %s kept in %d of %d frames", name, int(take.sum()), problem.num_frames)
 
+    def _flip_search(self, variables: dict, problem: _Problem, prior_scale: float) -> dict | None:
+        """Per limb, choose along the track one of the four depth states (vibe.fitting.flips) by
+        the per-frame objective (no temporal terms) under `prior_scale`, where the flip puts it,
+        plus, along the track, cfg.FITTING.FLIP_SMOOTH_W x the squared second differences of the
+        limb's joints (Viterbi). Returns a copy of `variables` with the flipped body pose, or None
+        when no limb flips."""
+        num = problem.num_frames
+        poses = self._flip_candidates(variables)  # (S, T, 69), S = 1 + limbs x 3 flips
+        count = len(poses)
+        batch = {"orient": variables["orient"].repeat(count, 1), "body_pose": poses.reshape(count * num, -1),
+                 "betas": variables["betas"], "transl": variables["transl"].repeat(count, 1)}
+        tiled = _Problem(problem.keypoints.repeat(count, 1, 1), problem.px_scale.repeat(count), problem.focal,
+                         problem.centre)
+        with torch.no_grad():
+            costs = self._frame_objective(batch, tiled, prior_scale).reshape(count, num)
+            _, positions = forward_kinematics(self._rotmats(batch["orient"], batch["body_pose"]),
+                                              self._rest_smpl_joints(variables["betas"]), self.body.smpl.parents)
+            positions = positions.reshape(count, num, -1, 3)
+        body_pose = variables["body_pose"].clone()
+        for index, limb in enumerate(self.flip_limbs):
+            states = [0] + [1 + index * (len(FLIP_STATES) - 1) + k for k in range(len(FLIP_STATES) - 1)]
+            points = positions[states][:, :, [limb.middle, limb.end]].permute(1, 0, 2, 3).cpu().numpy()
+            unary = costs[states].T.cpu().numpy()
+            path = viterbi(unary, acceleration_costs(points, self.fit_cfg.FLIP_SMOOTH_W))
+            path = keep_gaining_runs(path, unary, self.fit_cfg.FLIP_MIN_GAIN)
+            chosen = torch.as_tensor(np.asarray(states)[path], device=self.device)
+            body_pose = torch.where(_limb_mask(limb, self.device)[None], poses[chosen, torch.arange(num)], body_pose)
+            log.debug("flip search: %s flipped in %d of %d frames", limb.name, int((path > 0).sum()), num)
+        if torch.equal(body_pose, variables["body_pose"]):
+            return None
+        return {**{key: value.detach().clone() for key, value in variables.items()}, "body_pose": body_pose}
+
+    def _flip_candidates(self, variables: dict) -> torch.Tensor:
+        """(S, T, 69) body poses: the current one, then per limb of self.flip_limbs its flipped states
+        (FLIP_STATES[1:]), each changing only that limb's root and middle joints."""
+        with torch.no_grad():
+            rotmats = self._rotmats(variables["orient"], variables["body_pose"])
+            rest = self._rest_smpl_joints(variables["betas"])
+            poses = [variables["body_pose"]]
+            for limb in self.flip_limbs:
+                for state in FLIP_STATES[1:]:
+                    flipped = flip_limb(rotmats, rest, self.body.smpl.parents, variables["transl"], limb, *state)
+                    pose = variables["body_pose"].clone()
+                    for joint in (limb.root, limb.middle):
+                        pose[:, 3 * (joint - 1):3 * joint] = rotmat_to_axis_angle(flipped[:, joint])
+                    poses.append(pose)
+        return torch.stack(poses)
+
+    def _frame_objective(self, variables: dict, problem: _Problem, prior_scale: float) -> torch.Tensor:
+        """(T,) the weighted per-frame terms of the objective (data, pose and angle priors, joint
+        limits; no temporal or shape terms), to compare hypotheses frame by frame."""
+        fc = self.fit_cfg
+        projected = self._project(self._camera_joints(variables), problem)
+        body_pose = variables["body_pose"]
+        data = reprojection_loss(projected, problem.keypoints, problem.px_scale, fc.ROBUST_SIGMA)
+        return fc.DATA_W * data + fc.JOINT_LIMIT_W * self.joint_limits(body_pose) + prior_scale * (
+            fc.POSE_PRIOR_W * self.pose_prior(body_pose) + fc.ANGLE_PRIOR_W * angle_prior(body_pose))
+
     def _terms(self, variables: dict, problem: _Problem) -> dict[str, torch.Tensor]:
         """Unweighted loss terms, each summed over the track's frames."""
         joints = self._camera_joints(variables)
@@ -302,7 +395,7 @@ class TemporalSMPLify:
             "data": reprojection_loss(projected, problem.keypoints, problem.px_scale, self.fit_cfg.ROBUST_SIGMA).sum(),
             "pose_prior": self.pose_prior(body_pose).sum(),
             "joint_limits": self.joint_limits(body_pose).sum(),
-            "angle_prior": angle_prior(body_pose),
+            "angle_prior": angle_prior(body_pose).sum(),
             "shape_prior": shape_prior(variables["betas"]) * problem.num_frames,
             "smooth_joints": second_difference_loss(joints),
             "smooth_pose": second_difference_loss(pose_sequence),
@@ -386,9 +479,30 @@ def _check_schedule(fit_cfg) -> None:
     """InputError for a stage schedule the optimiser cannot run (cfg.FITTING)."""
     if len(fit_cfg.STAGE_PRIOR_SCALES) != len(fit_cfg.STAGE_ITERS):
         raise InputError("FITTING.STAGE_PRIOR_SCALES and FITTING.STAGE_ITERS must have the same length")
+    num_stages = len(fit_cfg.STAGE_ITERS)
+    if not 0 <= fit_cfg.START_JUDGE_STAGE < max(num_stages, 1):
+        raise InputError(f"FITTING.START_JUDGE_STAGE is {fit_cfg.START_JUDGE_STAGE}; it must name one of the "
+                         f"{num_stages} body stages (0-based)")
+    if fit_cfg.FLIP_VERIFY_ITERS < 1 or min(fit_cfg.STAGE_ITERS, default=1) < 1:
+        raise InputError("FITTING.FLIP_VERIFY_ITERS and every FITTING.STAGE_ITERS must be at least 1")
+    if any(not 0 <= index < num_stages - 1 for index in fit_cfg.FLIP_AFTER_STAGES):
+        raise InputError(f"FITTING.FLIP_AFTER_STAGES is {list(fit_cfg.FLIP_AFTER_STAGES)}; each must name one of "
+                         f"the {num_stages} body stages but the last (0-based: a later stage verifies the flips)")
+    unknown_limbs = sorted(set(fit_cfg.FLIP_LIMBS) - {limb.name for limb in LIMBS})
+    if unknown_limbs:
+        known = [limb.name for limb in LIMBS]
+        raise InputError(f"FITTING.FLIP_LIMBS has unknown limbs {unknown_limbs}; known: {known}")
     unknown = [name for name in fit_cfg.EXTRA_STARTS if name not in START_POSES]
     if unknown:
         raise InputError(f"FITTING.EXTRA_STARTS has unknown start poses {unknown}; known: {sorted(START_POSES)}")
+
+
+def _limb_mask(limb, device) -> torch.Tensor:
+    """(69,) bool: the body-pose components of a limb's root and middle joints (the ones a flip changes)."""
+    mask = torch.zeros(BODY_POSE_DIM, dtype=torch.bool, device=device)
+    for joint in (limb.root, limb.middle):
+        mask[3 * (joint - 1):3 * joint] = True
+    return mask
 
 
 def check_keypoints(keypoints, track_id) -> np.ndarray:
