@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vibe.fitting.joints_only import kinematic_levels, world_transforms
 from vibe.geometry import axis_angle_to_rotmat
 
 _PARALLEL_FLOOR = 1e-9  # |a x b| below this: the bone turns by 0 or pi about no particular axis
@@ -52,13 +53,8 @@ def forward_kinematics(rotmats: torch.Tensor, rest_joints: torch.Tensor, parents
     -> (global rotations (T, 24, 3, 3), joint positions (T, 24, 3)) with the root at its rest
     position (as the body model poses it: add the translation for camera space)."""
     rest = rest_joints.expand(rotmats.shape[0], -1, -1)
-    rotations, positions = [rotmats[:, 0]], [rest[:, 0]]
-    for joint in range(1, rotmats.shape[1]):
-        parent = int(parents[joint])
-        bone = (rest[:, joint] - rest[:, parent])[..., None]
-        positions.append(positions[parent] + (rotations[parent] @ bone)[..., 0])
-        rotations.append(rotations[parent] @ rotmats[:, joint])
-    return torch.stack(rotations, 1), torch.stack(positions, 1)
+    transforms = world_transforms(rotmats, rest, kinematic_levels(parents))
+    return transforms[..., :3, :3], transforms[..., :3, 3]
 
 
 def depth_sign(parent: torch.Tensor, child: torch.Tensor) -> torch.Tensor:

@@ -16,14 +16,62 @@ same sums are taken in another order than smplx's, so results agree to float32 r
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vibe.body import BodyModel
 
 NUM_SMPL_JOINTS = 24
 POSE_FEATURES = (NUM_SMPL_JOINTS - 1) * 9
+
+
+@dataclass
+class KinematicLevels:
+    """A kinematic tree grouped by depth, so the chain of transforms takes one batched product per
+    level (9 for SMPL) instead of one per joint (23): for small batches the cost is mostly the
+    number of tensor operations. parents (J,) (root: any); order (J,) the joints level by level;
+    order_inverse its inverse permutation; bounds: level k is order[bounds[k]:bounds[k + 1]];
+    level_parents[k - 1] (n_k,): where each joint of level k finds its parent within level k - 1."""
+
+    parents: torch.Tensor
+    order: torch.Tensor
+    order_inverse: torch.Tensor
+    bounds: list[int]
+    level_parents: list[torch.Tensor]
+
+
+def kinematic_levels(parents) -> KinematicLevels:
+    """Group a tree's joints by depth; parents (J,) with the root first."""
+    parents = torch.as_tensor(parents, dtype=torch.long)
+    count = len(parents)
+    depth = [0] * count
+    for joint in range(1, count):
+        depth[joint] = depth[int(parents[joint])] + 1
+    levels = [[j for j in range(count) if depth[j] == level] for level in range(max(depth) + 1)]
+    order = torch.tensor([j for joints in levels for j in joints], device=parents.device)
+    level_parents = [torch.tensor([levels[k - 1].index(int(parents[j])) for j in levels[k]], device=parents.device)
+                     for k in range(1, len(levels))]
+    return KinematicLevels(parents, order, torch.argsort(order), np.cumsum([0] + [len(j) for j in levels]).tolist(),
+                           level_parents)
+
+
+def world_transforms(rotmats: torch.Tensor, rest_joints: torch.Tensor, tree: KinematicLevels) -> torch.Tensor:
+    """Local rotations (B, J, 3, 3) (root first), rest joint positions (B, J, 3) -> (B, J, 4, 4)
+    world transforms [global rotation, posed position] of the joints, the root at its rest position
+    (as the body model poses it: add the translation for camera space). Any float dtype."""
+    bones = rest_joints - F.pad(rest_joints[:, tree.parents[1:]], (0, 0, 1, 0))  # from the parent; root: itself
+    local = F.pad(torch.cat([rotmats, bones[..., None]], dim=-1), (0, 0, 0, 1))  # (B, J, 4, 4), last row 0
+    local[..., 3, 3] = 1.0
+    local = local[:, tree.order]
+    bounds = tree.bounds
+    transforms = [local[:, bounds[0]:bounds[1]]]
+    for level, parents in enumerate(tree.level_parents, start=1):
+        transforms.append(transforms[-1][:, parents] @ local[:, bounds[level]:bounds[level + 1]])
+    return torch.cat(transforms, dim=1)[:, tree.order_inverse]
 
 
 class JointsOnlyBody(nn.Module):
@@ -38,7 +86,7 @@ class JointsOnlyBody(nn.Module):
         shapedirs = smpl.shapedirs.double()  # (V, 3, L)
         self.register_buffer("joint_template", (regressor @ template).float())  # (24, 3)
         self.register_buffer("joint_shapedirs", torch.einsum("jv,vcl->jcl", regressor, shapedirs).float())
-        self._register_chain_levels(smpl.parents)
+        self._register_tree(smpl.parents)
 
         point_weights = self._surface_point_weights(body)  # (K, V)
         support = torch.nonzero(point_weights.abs().sum(0) > 0).squeeze(1)  # the few vertices they use
@@ -57,42 +105,20 @@ class JointsOnlyBody(nn.Module):
         self.register_buffer("spin49_sources", body.spin49_sources.clone())
         self.num_pairs = len(pair_point)
 
-    def _register_chain_levels(self, parents: torch.Tensor) -> None:
-        """Group the joints by depth in the kinematic tree, so the chain of transforms takes one
-        batched product per level (9 levels for SMPL) instead of one per joint (23): for the
-        optimiser's small batches, the cost of an evaluation is mostly the number of tensor operations."""
-        count = len(parents)
-        depth = [0] * count
-        for joint in range(1, count):
-            depth[joint] = depth[int(parents[joint])] + 1
-        levels = [[j for j in range(count) if depth[j] == level] for level in range(max(depth) + 1)]
-        order = [j for joints in levels for j in joints]
-        self.level_bounds = np.cumsum([0] + [len(joints) for joints in levels]).tolist()  # slices of `order`
-        for level in range(1, len(levels)):  # where each joint's parent sits within the previous level
-            self.register_buffer(f"level_{level}_parents",
-                                 torch.tensor([levels[level - 1].index(int(parents[j])) for j in levels[level]]))
-        self.register_buffer("level_order", torch.tensor(order))
-        self.register_buffer("level_order_inverse", torch.argsort(torch.tensor(order)))
-        parent_matrix = torch.zeros(count, count)  # rest joints -> their parents' (zero for the root)
-        parent_matrix[torch.arange(1, count), parents[1:]] = 1.0
-        self.register_buffer("parent_matrix", parent_matrix)
-        homogeneous_one = torch.zeros(4, 4)
-        homogeneous_one[3, 3] = 1.0
-        self.register_buffer("homogeneous_one", homogeneous_one)
+    def _register_tree(self, parents: torch.Tensor) -> None:
+        tree = kinematic_levels(parents)
+        self.register_buffer("tree_order", tree.order)
+        self.register_buffer("tree_order_inverse", tree.order_inverse)
+        self.register_buffer("tree_parents", tree.parents)
+        for level, index in enumerate(tree.level_parents):
+            self.register_buffer(f"tree_level_parents_{level}", index)
+        self.tree_bounds = tree.bounds
 
-    def _chain(self, rotmats: torch.Tensor, rest_joints: torch.Tensor) -> torch.Tensor:
-        """rotmats (B, 24, 3, 3) local, rest joints (B, 24, 3) -> (B, 24, 4, 4) world transforms
-        [rotation, posed position] of the joints, walking the tree level by level."""
-        bones = rest_joints - self.parent_matrix @ rest_joints  # each joint from its parent, at rest
-        local = torch.cat([rotmats, bones[..., None]], dim=-1)  # (B, 24, 3, 4)
-        local = torch.nn.functional.pad(local, (0, 0, 0, 1)) + self.homogeneous_one
-        local = local[:, self.level_order]
-        bounds = self.level_bounds
-        transforms = [local[:, bounds[0]:bounds[1]]]
-        for level in range(1, len(bounds) - 1):
-            parents = getattr(self, f"level_{level}_parents")
-            transforms.append(transforms[-1][:, parents] @ local[:, bounds[level]:bounds[level + 1]])
-        return torch.cat(transforms, dim=1)[:, self.level_order_inverse]
+    @property
+    def tree(self) -> "KinematicLevels":
+        """The kinematic tree's levels, on the module's device."""
+        return KinematicLevels(self.tree_parents, self.tree_order, self.tree_order_inverse, self.tree_bounds,
+                               [getattr(self, f"tree_level_parents_{level}") for level in range(len(self.tree_bounds) - 2)])
 
     @staticmethod
     def _surface_point_weights(body: BodyModel) -> torch.Tensor:
@@ -108,7 +134,7 @@ class JointsOnlyBody(nn.Module):
         batch = rotmats.shape[0]
         betas = betas.expand(batch, -1)
         rest_joints = self.joint_template + torch.einsum("bl,jcl->bjc", betas, self.joint_shapedirs)
-        transforms = self._chain(rotmats, rest_joints)
+        transforms = world_transforms(rotmats, rest_joints, self.tree)
         posed_joints = transforms[..., :3, 3]
         eye = torch.eye(3, dtype=rotmats.dtype, device=rotmats.device)
         pose_feature = (rotmats[:, 1:] - eye).reshape(batch, POSE_FEATURES)
