@@ -11,7 +11,7 @@ fit from the truth: comparing its objectives with the default run's tells a sear
 truth's basin is lower) from an objective that prefers the wrong pose.
 
     .venv/bin/python bench/bench_fitting.py [--frames 60] [--threads 1] [--noise clean] [--smoothing on]
-        [--tracks] [--start truth] [--opts FITTING.KEY VALUE ...]
+        [--tracks] [--start truth] [--cfg configs/precise_keypoints.yaml] [--opts FITTING.KEY VALUE ...]
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from vibe.body.motions import MOTIONS, place_in_camera  # noqa: E402
 from vibe import metrics  # noqa: E402
 from vibe.body import OPEN_BODY_PATH, load_open_body, load_smpl  # noqa: E402
-from vibe.config import get_cfg_defaults  # noqa: E402
+from vibe.config import load_config  # noqa: E402
 from vibe.fitting import FitInit, TemporalSMPLify, load_pose_prior  # noqa: E402
 from vibe.geometry import perspective_project  # noqa: E402
 from vibe.keypoints.conventions import COMMON14, SPIN49, index_map  # noqa: E402
@@ -120,11 +120,11 @@ def main() -> None:
     parser.add_argument("--start", choices=["neutral", "truth"], default="neutral",
                         help="truth: start every fit from the true pose, shape and translation (what the "
                              "objective's own minimum near the truth costs, apart from the search)")
+    parser.add_argument("--cfg", help="YAML config over the defaults, e.g. configs/precise_keypoints.yaml")
     parser.add_argument("--opts", nargs="*", default=[], help="config overrides, e.g. FITTING.FLIP_AFTER_STAGES []")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = get_cfg_defaults()
-    cfg.merge_from_list(args.opts)
+    cfg = load_config(args.cfg, args.opts)
     with tempfile.TemporaryDirectory() as tmp:
         body = load_open_body() if OPEN_BODY_PATH.is_file() else generated_body(Path(tmp))
     prior = load_pose_prior(cfg.FITTING, None)

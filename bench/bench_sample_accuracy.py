@@ -7,7 +7,7 @@ detector's errors. Printed per motion of the clip and overall, on the 14 common 
 MPJPE (pelvis-aligned), PA-MPJPE (mm), ACCEL_ERR (mm/frame^2), and the error of the absolute
 pelvis position in camera space (VIBE outputs none): its 3D distance and its depth part (mm).
 
-    .venv/bin/python bench/bench_sample_accuracy.py [--output DIR] [--opts KEY VALUE ...]
+    .venv/bin/python bench/bench_sample_accuracy.py [--output DIR] [--cfg FILE] [--opts KEY VALUE ...]
 
 `--output` keeps the run (a re-run with the same folder reuses its cached stages, so changed
 fitting options only refit); `--opts` are config overrides as in demo.py.
@@ -76,6 +76,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="keep the run here (default: a temporary folder)")
     parser.add_argument("--method", default="fitting", choices=("fitting", "auto"))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--cfg", help="YAML config over the defaults, as in demo.py")
     parser.add_argument("--opts", nargs="*", default=[], help="config overrides KEY VALUE ...")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -85,13 +86,14 @@ def main() -> None:
         work = args.output or Path(tmp)
         clip = make_sample_clip(work / "sample_clip.mp4")
         start = time.perf_counter()
-        outcome = run(clip, work, method=args.method, progress=False, render=False, opts=args.opts)
+        outcome = run(clip, work, method=args.method, progress=False, render=False, cfg_file=args.cfg,
+                      opts=args.opts)
         seconds = time.perf_counter() - start
         results = load_results(outcome.output_dir / "vibe_output.pkl")
     truth = sample_truth(cfg)
     truth3d = truth_joints(load_open_body(), truth)
     print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s), "
-          f"{time.strftime('%Y-%m-%d')}; method {outcome.method}; opts {' '.join(args.opts) or '-'}; "
+          f"{time.strftime('%Y-%m-%d')}; method {outcome.method}; cfg {args.cfg or '-'}; opts {' '.join(args.opts) or '-'}; "
           f"{seconds:.1f} s ({', '.join(f'{k} {v:.1f} s' for k, v in outcome.timings.items())})")
     print(f"people found: {len(results)} (truth: 1)")
     if len(results) != 1:

@@ -118,19 +118,22 @@ _C.FITTING.FACING_AMBIGUOUS_RATIO = 0.35  # 2D shoulder width / torso length bel
 _C.FITTING.PX_PER_METRE = 100.0
 _C.FITTING.ROBUST_SIGMA = 100.0  # Geman-McClure scale, virtual px (SMPLify: 100)
 # Prior weights: SPIN's SMPLify values squared (pose 4.78^2, angle 15.2^2), scaled per stage by
-# STAGE_PRIOR_SCALES (the last stage keeps a tenth: noise-free synthetic tracks fit best so). The shape
-# prior is far weaker than SPIN's 5^2: at 25 per frame it held population-spread betas (N(0, 1))
-# near zero, and the wrong limb lengths cost 5-10 mm PA-MPJPE on synthetic tracks.
+# STAGE_PRIOR_SCALES. The shape prior (5 per frame in the last stage) is far weaker than SPIN's
+# 5^2: at 25 per frame it held population-spread betas (N(0, 1)) near zero, and the wrong limb
+# lengths cost 5-10 mm PA-MPJPE on synthetic tracks.
 _C.FITTING.DATA_W = 1.0
 _C.FITTING.POSE_PRIOR_W = 22.85
 _C.FITTING.ANGLE_PRIOR_W = 0.0  # SPIN: 231; off: the joint limits below forbid wrong-way knees and elbows
 _C.FITTING.SHAPE_PRIOR_W = 1.0
 _C.FITTING.SMOOTH_JOINTS_W = 1.0e4  # x squared 2nd difference of 3D joints (m) summed over joints
 _C.FITTING.SMOOTH_POSE_W = 10.0  # x squared 2nd difference of axis-angle pose (rad)
-# Annealing (SMPLify-X): per body stage, a multiplier of the prior weights and an L-BFGS iteration
-# count; strong priors first, strong data last. The camera stage (global orientation and
-# translation on the torso) runs before them.
-_C.FITTING.STAGE_PRIOR_SCALES = [2.0, 0.5, 0.1]
+# Annealing (SMPLify-X): per body stage, a multiplier of the pose, angle and shape prior weights
+# and an L-BFGS iteration count; strong priors first, stronger data last. The camera stage (global
+# orientation and translation on the torso) runs before them. Tuned for detector keypoints (BlazePose):
+# ending at 5 rather than 0.1 cut the built-in sample's PA-MPJPE from 37.0 to 32.3 mm and the
+# synthetic noisy tracks' from 38.1 to 35.3 (BENCHMARKS.md); keypoints without noise fit better
+# with configs/precise_keypoints.yaml.
+_C.FITTING.STAGE_PRIOR_SCALES = [10.0, 5.0, 5.0]
 _C.FITTING.STAGE_ITERS = [30, 30, 300]  # every stage ends on its cap: more helps
 _C.FITTING.CAMERA_ITERS = 40
 # Also run the first body stage from these start poses (vibe/fitting/smplify.py START_POSES: "rest"
@@ -156,6 +159,11 @@ _C.FITTING.FLIP_LIMBS = ["left_arm", "right_arm"]  # of vibe/fitting/flips.py LI
 _C.FITTING.LBFGS_LR = 1.0
 _C.FITTING.LBFGS_HISTORY = 20
 _C.FITTING.TOLERANCE_CHANGE = 1e-7  # relative loss change that ends a stage early
+# Body stages can move the per-frame variables in a temporally smoothed coordinate (vibe/fitting/
+# precondition.py): x = x0 + (I + c D^T D)^(-1/2) z, D the second difference, in windows of
+# PRECONDITION_WINDOW frames, c = PRECONDITION_STIFFNESS; 0: off. Same minima, reached sooner.
+_C.FITTING.PRECONDITION_STIFFNESS = 0.0
+_C.FITTING.PRECONDITION_WINDOW = 64
 # Own pose prior (used without gmm_08.pkl): a Gaussian on the 69-d body pose around a standing
 # pose (per-joint spreads in vibe/fitting/priors.py, times this scale) plus a quadratic hinge on
 # each joint's rotation angle beyond a limit.

@@ -17,7 +17,8 @@ keeping the start that reprojects best. After the stages in cfg.FITTING.FLIP_AFT
 discrete search flips limbs in depth about the camera rays (vibe.fitting.flips) where the
 objective prefers it, chosen consistently along the track.
 L-BFGS (strong Wolfe line search) over all frames of the track in one batch, on the joints-only
-body forward. Besides the pose prior, every body stage keeps the pose inside anatomical joint
+body forward; optionally temporally preconditioned (vibe.fitting.precondition: off by default,
+on in configs/precise_keypoints.yaml). Besides the pose prior, every body stage keeps the pose inside anatomical joint
 limits (vibe.fitting.priors.JointLimitPrior, not annealed); they replace SPIN's angle prior, which
 pushed straight knees and elbows to bend (cfg.FITTING.ANGLE_PRIOR_W, 0 by default).
 """
@@ -43,6 +44,7 @@ from vibe.fitting.joints_only import JointsOnlyBody
 from vibe.fitting.losses import (
     angle_prior, reprojection_loss, second_difference_loss, shape_prior,
 )
+from vibe.fitting.precondition import TemporalPreconditioner
 from vibe.fitting.priors import OWN_PRIOR_MEAN, JointLimitPrior, per_joint_vector
 from vibe.geometry import axis_angle_to_rotmat, orig_cam_to_crop_cam, perspective_project, rotmat_to_axis_angle
 from vibe.io.results import TrackResult
@@ -58,6 +60,7 @@ FACE_JOINTS = tuple(joint_index("spin49", name) for name in (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear",
 ))
 CAMERA_STAGE_JOINTS = TORSO_JOINTS + FACE_JOINTS
+PER_FRAME_VARIABLES = ("orient", "body_pose", "transl")  # betas: one per track
 TURN_AROUND = (0.0, math.pi, 0.0)  # orient of a person facing away (half a turn about the vertical)
 _MAX_FRAMES_LISTED = 5  # frames named in an error message
 _UNWRAP_MIN_ANGLE = 1e-6  # rad; below this a rotation has no usable axis to unwrap along
@@ -296,12 +299,26 @@ class TemporalSMPLify:
         return stage_losses
 
     def _run_stage(self, variables: dict, problem: _Problem, prior_scale: float, iters: int) -> float:
-        params = [variables[k] for k in ("orient", "body_pose", "betas", "transl")]
+        """`iters` L-BFGS iterations on the whole objective; with cfg.FITTING.PRECONDITION_STIFFNESS
+        (and smoothing on) the per-frame variables move in the temporally preconditioned
+        coordinate of vibe.fitting.precondition. Updates `variables`; returns the final objective."""
+        fc = self.fit_cfg
+        stiffness = fc.PRECONDITION_STIFFNESS if self.smooth else 0.0
+        precondition = TemporalPreconditioner(problem.num_frames, stiffness, fc.PRECONDITION_WINDOW, self.device)
+        start = {key: variables[key].detach() for key in PER_FRAME_VARIABLES}
+        steps = {key: torch.zeros_like(value) for key, value in start.items()}
+
+        def moved():
+            return {**{key: start[key] + precondition.apply(steps[key]) for key in PER_FRAME_VARIABLES},
+                    "betas": variables["betas"]}
 
         def total():
-            return self._weighted_total(self._terms(variables, problem), prior_scale)
+            return self._weighted_total(self._terms(moved(), problem), prior_scale)
 
-        return self._minimise(params, total, iters)
+        loss = self._minimise([*steps.values(), variables["betas"]], total, iters)
+        with torch.no_grad():
+            variables.update({key: value.detach() for key, value in moved().items()})
+        return loss
 
     def _keep_better_track(self, variables: dict, other: dict, problem: _Problem, prior_scale: float,
                            iters: int) -> float:
@@ -383,7 +400,7 @@ class TemporalSMPLify:
         body_pose = variables["body_pose"]
         data = reprojection_loss(projected, problem.keypoints, problem.px_scale, fc.ROBUST_SIGMA)
         return fc.DATA_W * data + fc.JOINT_LIMIT_W * self.joint_limits(body_pose) + prior_scale * (
-            fc.POSE_PRIOR_W * self.pose_prior(body_pose) + fc.ANGLE_PRIOR_W * angle_prior(body_pose))
+            fc.POSE_PRIOR_W * self.pose_prior(body_pose) + _weighted(fc.ANGLE_PRIOR_W, angle_prior(body_pose)))
 
     def _terms(self, variables: dict, problem: _Problem) -> dict[str, torch.Tensor]:
         """Unweighted loss terms, each summed over the track's frames."""
@@ -407,7 +424,7 @@ class TemporalSMPLify:
         # Joint limits are not annealed: they are zero on every reachable pose, so they never pull a
         # plausible fit and must still hold in the last, data-dominated stage.
         total = fc.DATA_W * terms["data"] + fc.JOINT_LIMIT_W * terms["joint_limits"] + prior_scale * (
-            fc.POSE_PRIOR_W * terms["pose_prior"] + fc.ANGLE_PRIOR_W * terms["angle_prior"]
+            fc.POSE_PRIOR_W * terms["pose_prior"] + _weighted(fc.ANGLE_PRIOR_W, terms["angle_prior"])
             + fc.SHAPE_PRIOR_W * terms["shape_prior"])
         if self.smooth:
             total = total + fc.SMOOTH_JOINTS_W * terms["smooth_joints"] + fc.SMOOTH_POSE_W * terms["smooth_pose"]
@@ -473,6 +490,13 @@ class TemporalSMPLify:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _weighted(weight: float, term: torch.Tensor) -> torch.Tensor | float:
+    """weight x term, and 0 for a zero weight whatever the term: 0 x an overflowed term (the angle
+    prior's exp, once a line search's trial step has sent a joint spinning) would be NaN, and a NaN
+    objective sends the line search stepping on to overflow instead of back."""
+    return weight * term if weight else 0.0
 
 
 def _check_schedule(fit_cfg) -> None:
