@@ -30,16 +30,26 @@ def _project(points, focal, centre):
     return focal * points[..., :2] / points[..., 2:3] + centre
 
 
+PAIR = [joint_index("spin49", "op_left_shoulder"), joint_index("spin49", "left_shoulder")]
+
+
 def test_init_translation_recovers_a_fronto_parallel_body():
     rng = np.random.default_rng(0)
     rest = rng.normal(scale=0.3, size=(49, 3))
     rest[:, 2] = 0.0  # planar: the spread ratio is then exact
+    rest[PAIR[1], :2] = rest[PAIR[0], :2] + 0.004  # one body point in two keypoint families
     focal, centre = 1000.0, np.array([320.0, 240.0])
     transl = np.array([[0.5, -0.2, 5.0], [0.4, -0.1, 6.0], [0.2, 0.0, 7.0]])
     kp = np.concatenate([_project(rest[None] + transl[:, None], focal, centre), np.ones((3, 49, 1))], -1)
     est = init_translation(kp, rest, focal, centre, min_confidence=0.1, smooth_frames=1, track_label="7")
     np.testing.assert_allclose(est, transl, rtol=1e-6, atol=1e-6)
     kp[1, :, 2] = 0.0  # a frame without keypoints is interpolated from its neighbours
+    est = init_translation(kp, rest, focal, centre, min_confidence=0.1, smooth_frames=1, track_label="7")
+    np.testing.assert_allclose(est[1], 0.5 * (transl[0] + transl[2]), rtol=1e-6)
+    # only one body point seen, in both keypoint families (a detector's shoulder and SMPL's): it
+    # measures no size, so the frame is interpolated too (it once scaled x and y by 1/0: 190 m)
+    kp[1, :, 2] = 0.0
+    kp[1, PAIR] = [[300.0, 200.0, 1.0], [301.0, 200.5, 1.0]]
     est = init_translation(kp, rest, focal, centre, min_confidence=0.1, smooth_frames=1, track_label="7")
     np.testing.assert_allclose(est[1], 0.5 * (transl[0] + transl[2]), rtol=1e-6)
     kp[..., 2] = 0.0

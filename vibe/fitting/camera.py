@@ -31,6 +31,9 @@ HIP_PAIRS = tuple((joint_index("spin49", left), joint_index("spin49", right)) fo
     ("op_left_hip", "op_right_hip"), ("left_hip", "right_hip"),
 ))
 MIN_SPREAD_JOINTS = 2  # a spread needs at least two points
+# m: visible joints closer than this on the body measure no size (a shoulder in both keypoint
+# families is one point twice); a frame with only those is interpolated from its neighbours.
+MIN_SPREAD_3D = 0.05
 
 
 def default_focal_length(img_width: float, img_height: float, diag_factor: float) -> float:
@@ -62,10 +65,10 @@ def _frame_estimate(kp: np.ndarray, visible: np.ndarray, rest: np.ndarray, joint
     ids = [j for j in joints if visible[j]]
     if len(ids) < MIN_SPREAD_JOINTS:
         return None
-    spread_2d = _spread(kp[ids])
-    if spread_2d <= 0.0:
+    spread_2d, spread_3d = _spread(kp[ids]), _spread(rest[ids, :2])
+    if spread_2d <= 0.0 or spread_3d < MIN_SPREAD_3D:
         return None
-    depth = focal * _spread(rest[ids, :2]) / spread_2d  # of the joints' centroid
+    depth = focal * spread_3d / spread_2d  # of the joints' centroid
     centre_3d = rest[ids].mean(0)
     xy = kp[ids].mean(0) * depth / focal - centre_3d[:2]
     return depth - centre_3d[2], xy
