@@ -93,7 +93,8 @@ def main() -> None:
     truth = sample_truth(cfg)
     truth3d = truth_joints(load_open_body(), truth)
     print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s), "
-          f"{time.strftime('%Y-%m-%d')}; method {outcome.method}; cfg {args.cfg or '-'}; opts {' '.join(args.opts) or '-'}; "
+          f"{time.strftime('%Y-%m-%d')}; method {outcome.method}; cfg {args.cfg or '-'}; "
+          f"opts {' '.join(args.opts) or '-'}; "
           f"{seconds:.1f} s ({', '.join(f'{k} {v:.1f} s' for k, v in outcome.timings.items())})")
     print(f"people found: {len(results)} (truth: 1)")
     if len(results) != 1:

@@ -130,7 +130,7 @@ _C.FITTING.SMOOTH_POSE_W = 10.0  # x squared 2nd difference of axis-angle pose (
 # Annealing (SMPLify-X): per body stage, a multiplier of the pose, angle and shape prior weights
 # and an L-BFGS iteration count; strong priors first, stronger data last. The camera stage (global
 # orientation and translation on the torso) runs before them. Tuned for detector keypoints (BlazePose):
-# ending at 5 rather than 0.1 cut the built-in sample's PA-MPJPE from 37.0 to 32.3 mm and the
+# ending at 5 rather than 0.1 cut the built-in sample's PA-MPJPE from 37.0 to 32.2 mm and the
 # synthetic noisy tracks' from 38.1 to 35.3 (BENCHMARKS.md); keypoints without noise fit better
 # with configs/precise_keypoints.yaml.
 _C.FITTING.STAGE_PRIOR_SCALES = [10.0, 5.0, 5.0]

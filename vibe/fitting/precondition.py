@@ -10,8 +10,8 @@ So the per-frame variables are optimised in a smoothed coordinate: x = x0 + M z,
 M = (I + c D^T D)^(-1/2), D the (W-2, W) second-difference operator. In z the smoothness
 Hessian c D^T D (plus identity) becomes the identity: high frequencies move as freely as low
 ones. Any invertible M gives the same minima; only the path there changes. M acts on windows of
-W frames (block-diagonal, so the cost stays linear in the track's length); the windows' seams only
-lose a little of the conditioning.
+W frames (block-diagonal, so the cost stays linear in the track's length); across a window's seam
+the variables are preconditioned apart, as if the smoothness stopped there.
 
 Shapes: x, z (T, D) per-frame variables; M (W, W).
 """
@@ -38,7 +38,6 @@ class TemporalPreconditioner:
     and window W frames (the track is cut into windows of W, the last one shorter)."""
 
     def __init__(self, num_frames: int, stiffness: float, window: int, device: torch.device | str = "cpu"):
-        self.num_frames = num_frames
         self.blocks = []  # (start, stop, matrix)
         if stiffness <= 0.0:
             return

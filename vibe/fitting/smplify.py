@@ -18,9 +18,10 @@ discrete search flips limbs in depth about the camera rays (vibe.fitting.flips) 
 objective prefers it, chosen consistently along the track.
 L-BFGS (strong Wolfe line search) over all frames of the track in one batch, on the joints-only
 body forward; optionally temporally preconditioned (vibe.fitting.precondition: off by default,
-on in configs/precise_keypoints.yaml). Besides the pose prior, every body stage keeps the pose inside anatomical joint
-limits (vibe.fitting.priors.JointLimitPrior, not annealed); they replace SPIN's angle prior, which
-pushed straight knees and elbows to bend (cfg.FITTING.ANGLE_PRIOR_W, 0 by default).
+on in configs/precise_keypoints.yaml). Besides the pose prior, every body stage keeps the pose
+inside anatomical joint limits (vibe.fitting.priors.JointLimitPrior, not annealed); they replace
+SPIN's angle prior, which pushed straight knees and elbows to bend (cfg.FITTING.ANGLE_PRIOR_W, 0
+by default).
 """
 from __future__ import annotations
 
