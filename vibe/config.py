@@ -134,11 +134,14 @@ _C.FITTING.SMOOTH_POSE_W = 10.0  # x squared 2nd difference of axis-angle pose (
 # synthetic noisy tracks' from 38.1 to 35.3 (BENCHMARKS.md); keypoints without noise fit better
 # with configs/precise_keypoints.yaml.
 _C.FITTING.STAGE_PRIOR_SCALES = [10.0, 5.0, 5.0]
-_C.FITTING.STAGE_ITERS = [30, 30, 300]  # every stage ends on its cap: more helps
+# Every stage ends on its cap; a last stage of 600 converges further but fits worse with these
+# priors (BENCHMARKS.md, fifth session); the precise profile uses 600.
+_C.FITTING.STAGE_ITERS = [30, 30, 300]
 _C.FITTING.CAMERA_ITERS = 40
 # Also run the first body stage from these start poses (vibe/fitting/smplify.py START_POSES: "rest"
-# = arms horizontal, "squat") and keep, per frame, the start that reprojects best (only without an
-# initial pose from the network path). Each start costs one more first stage.
+# = arms horizontal, "squat", and "reach", "squat_reach" with the forearms forward) and keep, per
+# frame, the start that reprojects best (only without an initial pose from the network path).
+# Each start costs one more first stage. The forearm starts help precise keypoints only.
 _C.FITTING.EXTRA_STARTS = ["rest", "squat"]
 # The extra starts run the body stages up to this one (0-based) before each frame keeps the best.
 _C.FITTING.START_JUDGE_STAGE = 0

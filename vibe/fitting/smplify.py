@@ -65,14 +65,21 @@ PER_FRAME_VARIABLES = ("orient", "body_pose", "transl")  # betas: one per track
 TURN_AROUND = (0.0, math.pi, 0.0)  # orient of a person facing away (half a turn about the vertical)
 _MAX_FRAMES_LISTED = 5  # frames named in an error message
 _UNWRAP_MIN_ANGLE = 1e-6  # rad; below this a rotation has no usable axis to unwrap along
-# Extra starting body poses for the first body stage ({SMPL joint: axis-angle}, see
-# cfg.FITTING.EXTRA_STARTS): the rest pose (arms horizontal) and a deep squat (hips flexed
-# 1.4 rad, knees 2.1 rad, ankles 0.4 rad, arms lowered as in the own prior's mean).
+# Extra starting body poses for the first body stages ({SMPL joint: axis-angle}, see
+# cfg.FITTING.EXTRA_STARTS): the rest pose (arms horizontal); a deep squat (hips flexed 1.4 rad,
+# knees 2.1 rad, ankles 0.4 rad, arms lowered as in the own prior's mean); and both with the
+# elbows bent 1.2 rad, forearms forward ("reach", "squat_reach"). From straight elbows a forearm
+# foreshortened in the image can bend towards the camera or away from it, and the optimiser
+# often takes the wrong side (a forearm behind the body needs the upper arm twisted, which
+# nothing in the data undoes); the bent starts begin on the common side.
+_SQUAT = {1: (-1.4, 0.0, 0.0), 2: (-1.4, 0.0, 0.0), 4: (2.1, 0.0, 0.0), 5: (2.1, 0.0, 0.0), 7: (-0.4, 0.0, 0.0),
+          8: (-0.4, 0.0, 0.0)}
+_ELBOWS_BENT = {18: (0.0, -1.2, 0.0), 19: (0.0, 1.2, 0.0)}  # flexion: the forearm swings to +z (forward)
 START_POSES = {
     "rest": per_joint_vector({}, 0.0),
-    "squat": per_joint_vector({1: (-1.4, 0.0, 0.0), 2: (-1.4, 0.0, 0.0), 4: (2.1, 0.0, 0.0), 5: (2.1, 0.0, 0.0),
-                               7: (-0.4, 0.0, 0.0), 8: (-0.4, 0.0, 0.0), **{j: OWN_PRIOR_MEAN[j] for j in (16, 17)}},
-                              0.0),
+    "squat": per_joint_vector({**_SQUAT, **{j: OWN_PRIOR_MEAN[j] for j in (16, 17)}}, 0.0),
+    "reach": per_joint_vector(_ELBOWS_BENT, 0.0),
+    "squat_reach": per_joint_vector({**_SQUAT, **_ELBOWS_BENT}, 0.0),
 }
 
 
