@@ -56,7 +56,10 @@ class Noise:
     outlier_px: float = 150.0  # outliers move up to this far in x and y
 
 
-NOISE_LEVELS = (Noise("clean", 0.0, 0.0, 0.0), Noise("noisy", 2.0, 0.1, 0.02), Noise("heavy", 5.0, 0.2, 0.05))
+NOISE_LEVELS = (Noise("clean", 0.0, 0.0, 0.0), Noise("noisy", 2.0, 0.1, 0.02), Noise("heavy", 5.0, 0.2, 0.05),
+                # pixel noise alone (no dropped joints, no outliers): where precise keypoints end
+                Noise("jitter1", 1.0, 0.0, 0.0), Noise("jitter2", 2.0, 0.0, 0.0))
+DEFAULT_NOISE = ("clean", "noisy", "heavy")
 
 
 def generated_body(folder: Path):
@@ -112,8 +115,9 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--motions", nargs="*", default=list(MOTIONS))
-    parser.add_argument("--noise", nargs="*", default=[n.name for n in NOISE_LEVELS],
-                        help="noise levels to run (split a run over processes)")
+    parser.add_argument("--noise", nargs="*", default=list(DEFAULT_NOISE), choices=[n.name for n in NOISE_LEVELS],
+                        help="noise levels to run (split a run over processes); jitter1 and jitter2 add 1 or 2 px "
+                             "of Gaussian noise alone")
     parser.add_argument("--smoothing", nargs="*", default=["on", "off"], choices=["on", "off"])
     parser.add_argument("--tracks", action="store_true",
                         help="per-track rows for every run (default: only clean, smoothing on)")

@@ -69,9 +69,9 @@ _UNWRAP_MIN_ANGLE = 1e-6  # rad; below this a rotation has no usable axis to unw
 # cfg.FITTING.EXTRA_STARTS): the rest pose (arms horizontal); a deep squat (hips flexed 1.4 rad,
 # knees 2.1 rad, ankles 0.4 rad, arms lowered as in the own prior's mean); and both with the
 # elbows bent 1.2 rad, forearms forward ("reach", "squat_reach"). From straight elbows a forearm
-# foreshortened in the image can bend towards the camera or away from it, and the optimiser
-# often takes the wrong side (a forearm behind the body needs the upper arm twisted, which
-# nothing in the data undoes); the bent starts begin on the common side.
+# foreshortened in the image can bend towards the camera or away from it; once bent away, it comes
+# forward only by twisting the upper arm through its range, which no term of the objective leads
+# towards. The bent starts begin on the more common side; each frame keeps whichever start fits.
 _SQUAT = {1: (-1.4, 0.0, 0.0), 2: (-1.4, 0.0, 0.0), 4: (2.1, 0.0, 0.0), 5: (2.1, 0.0, 0.0), 7: (-0.4, 0.0, 0.0),
           8: (-0.4, 0.0, 0.0)}
 _ELBOWS_BENT = {18: (0.0, -1.2, 0.0), 19: (0.0, 1.2, 0.0)}  # flexion: the forearm swings to +z (forward)
