@@ -1,8 +1,9 @@
 """Synthetic multi-person scenes with exact truth, for tests and the benchmark.
 
-People are square boxes moving on straight lines over known frame spans; detections are derived
-from the truth with Gaussian box noise, random misses, scripted occlusions (no detection at all)
-and random false positives.
+People are boxes moving on straight lines over known frame spans, optionally crouching (the box
+lowers and shortens, feet fixed) and seen by a panning camera (every box shifts sideways);
+detections are derived from the truth with Gaussian box noise, random misses, scripted occlusions
+(no detection at all) and random false positives.
 """
 from __future__ import annotations
 
@@ -25,10 +26,20 @@ class Walker:
     end: tuple[float, float]
     side: float
     occluded: tuple[int, int] | None = None  # frames [a, b) with no detection
+    crouch: tuple[int, int, float] | None = None  # frames [a, b): down and up again, by this fraction of the height
 
     def centre(self, frame_id: int) -> np.ndarray:
         alpha = (frame_id - self.first) / max(self.last - self.first, 1)
         return (1 - alpha) * np.asarray(self.start, float) + alpha * np.asarray(self.end, float)
+
+    def box(self, frame_id: int) -> np.ndarray:
+        """(cx, cy, w, h) at `frame_id`: square when standing; crouching lowers the top, feet fixed."""
+        height = self.side
+        if self.crouch is not None and self.crouch[0] <= frame_id < self.crouch[1]:
+            phase = (frame_id - self.crouch[0]) / (self.crouch[1] - self.crouch[0])
+            height = self.side * (1 - self.crouch[2] * np.sin(np.pi * phase))
+        cx, cy = self.centre(frame_id)
+        return np.array([cx, cy + (self.side - height) / 2, self.side, height])
 
 
 @dataclass
@@ -40,13 +51,24 @@ class Scene:
     miss_rate: float = 0.05
     false_positives_per_frame: float = 0.05
     seed: int = 0
+    pan: tuple[int, int, float] | None = None  # frames [a, b): the picture shifts this many px per frame
+
+    def pan_offset(self, frame_id: int) -> float:
+        if self.pan is None:
+            return 0.0
+        first, last, speed = self.pan
+        return speed * float(np.clip(frame_id - first, 0, last - first))
+
+    def box(self, walker: Walker, frame_id: int) -> np.ndarray:
+        """The walker's box (cx, cy, w, h) in the picture at `frame_id`."""
+        return walker.box(frame_id) - np.array([self.pan_offset(frame_id), 0, 0, 0])
 
     def truth(self) -> BoxTable:
         """Every visible person in every frame they are in (occluded frames included: still there)."""
-        rows = [(f, pid, *self.walkers[pid].centre(f), self.walkers[pid].side)
-                for f in range(self.n_frames) for pid, w in enumerate(self.walkers) if w.first <= f <= w.last]
+        rows = [(f, pid, *self.box(w, f)) for f in range(self.n_frames) for pid, w in enumerate(self.walkers)
+                if w.first <= f <= w.last]
         table = np.asarray(rows, float)
-        return BoxTable(table[:, 0].astype(int), table[:, 1].astype(int), cxcywh_to_xyxy(table[:, 2:5][:, [0, 1, 2, 2]]))
+        return BoxTable(table[:, 0].astype(int), table[:, 1].astype(int), cxcywh_to_xyxy(table[:, 2:6]))
 
     def detections(self) -> list[Detections]:
         rng = np.random.default_rng(self.seed)
@@ -58,7 +80,7 @@ class Scene:
                 hidden = w.occluded is not None and w.occluded[0] <= f < w.occluded[1]
                 if not (w.first <= f <= w.last) or hidden or rng.random() < self.miss_rate:
                     continue
-                noisy = np.r_[w.centre(f), w.side, w.side] + rng.normal(0, self.noise_frac * w.side, 4)
+                noisy = self.box(w, f) + rng.normal(0, self.noise_frac * w.side, 4)
                 boxes.append(cxcywh_to_xyxy(noisy)[0])
                 scores.append(rng.uniform(0.6, 1.0))
             for _ in range(rng.poisson(self.false_positives_per_frame)):
@@ -71,7 +93,8 @@ class Scene:
 
 
 def scenarios() -> dict[str, Scene]:
-    """Named scenes: crossing paths, a 5-frame occlusion, people entering and leaving, a crowd."""
+    """Named scenes: crossing paths, a 5-frame occlusion, people entering and leaving, a crowd, a
+    10-frame occlusion by a passer-by, crouching and standing up, a fast camera pan."""
     return {
         "crossing": Scene(60, [Walker(0, 59, (100, 240), (540, 240), 100), Walker(0, 59, (540, 250), (100, 250), 100)]),
         "occlusion_5_frames": Scene(60, [Walker(0, 59, (100, 200), (500, 260), 90, occluded=(25, 30)),
@@ -81,4 +104,12 @@ def scenarios() -> dict[str, Scene]:
         "crowd_noisy": Scene(120, [Walker(0, 119, (60 + 110 * k, 120 + 60 * (k % 3)), (80 + 110 * k, 360 - 60 * (k % 3)), 70,
                                           occluded=(40 + 10 * k, 45 + 10 * k)) for k in range(5)],
                              noise_frac=0.05, miss_rate=0.1, false_positives_per_frame=0.2, seed=3),
+        # The passer-by walks in front of the person (whose detections vanish) for 10 frames.
+        "passer_by_10_frames": Scene(60, [Walker(0, 59, (200, 260), (320, 260), 150, occluded=(25, 35)),
+                                          Walker(0, 59, (560, 270), (40, 270), 160)]),
+        "crouch_stand": Scene(60, [Walker(0, 59, (150, 280), (250, 280), 200, crouch=(10, 40, 0.45)),
+                                   Walker(0, 59, (480, 260), (440, 260), 180, crouch=(20, 50, 0.35))]),
+        # 20 px per frame for 20 frames (half a box width between detector frames at stride 3), then still.
+        "camera_pan": Scene(60, [Walker(0, 59, (300, 250), (340, 250), 120), Walker(0, 59, (450, 260), (420, 260), 110)],
+                            pan=(15, 35, 20.0), size=(1200, 480)),
     }

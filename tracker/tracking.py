@@ -2,8 +2,8 @@
 re-association across short gaps, gap filling by interpolation and box smoothing.
 
 Online part (`MultiTracker.step`, one call per frame, detections or None on frames the detector
-skipped) keeps only boxes; `finish()` turns each track's observations into a `Track` over every
-frame between its first and last observation.
+skipped; `cut()` where a new shot starts) keeps only boxes; `finish()` turns each track's
+observations into a `Track` over every frame between its first and last observation.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.optimize import linear_sum_assignment
 
+from tracker.cuts import shot_cuts_from_cfg
 from tracker.kalman import BoxKalman
 from tracker.nms import pairwise_iou
 from tracker.types import Detections, Track, VideoInfo
@@ -40,6 +41,7 @@ def cxcywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
 class _LiveTrack:
     track_id: int
     kalman: BoxKalman
+    shot: int  # index of the shot it started in (it never outlives it)
     frame_ids: list[int] = field(default_factory=list)
     boxes: list[np.ndarray] = field(default_factory=list)  # observed (cx, cy, w, h)
     scores: list[float] = field(default_factory=list)
@@ -69,12 +71,21 @@ class MultiTracker:
         self._done: list[_LiveTrack] = []
         self._next_id = 0
         self._last_detection_frame: int | None = None
+        self._shot_searches = [0]  # detector frames per shot, in order
+
+    def cut(self) -> None:
+        """A new shot starts with the next frame: no live track continues into it."""
+        self._done.extend(self._live)
+        self._live = []
+        self._shot_searches.append(0)
+        self._last_detection_frame = None
 
     def step(self, frame_id: int, detections: Detections | None) -> None:
         """Advance every track one frame; associate `detections` (None: detector skipped this frame)."""
         predicted = [track.kalman.predict() for track in self._live]
         if detections is None:
             return
+        self._shot_searches[-1] += 1
         boxes = xyxy_to_cxcywh(detections.boxes)
         unmatched = np.arange(len(boxes))
         # Matching cascade: tracks seen at the previous detector frame first, then those in a gap,
@@ -109,7 +120,7 @@ class MultiTracker:
         return np.delete(unmatched, taken)
 
     def _start(self, frame_id: int, box: np.ndarray, score: float) -> None:
-        track = _LiveTrack(self._next_id, BoxKalman(box, *self.noise))
+        track = _LiveTrack(self._next_id, BoxKalman(box, *self.noise), len(self._shot_searches) - 1)
         track.frame_ids.append(frame_id)
         track.boxes.append(box)
         track.scores.append(score)
@@ -126,13 +137,16 @@ class MultiTracker:
         """All tracks as `Track`s (ids renumbered 0.. by first frame), filtered and smoothed."""
         candidates = sorted(self._done + self._live, key=lambda t: (t.frame_ids[0], t.track_id))
         self._done, self._live = [], []
-        min_detections = int(self.cfg.MIN_DETECTIONS)
-        observed = [t for t in candidates if len(t.frame_ids) >= min_detections]
+        observed = [t for t in candidates if len(t.frame_ids) >= self._detections_needed(t)]
         if len(observed) < len(candidates):
-            logger.info("%d track(s) with fewer than %d detections dropped as noise",
-                        len(candidates) - len(observed), min_detections)
+            logger.info("%d track(s) with fewer than TRACKER.MIN_DETECTIONS=%d detections dropped as noise",
+                        len(candidates) - len(observed), int(self.cfg.MIN_DETECTIONS))
         tracks = [self._densify(t) for t in observed]
         return self._filter_length(tracks)
+
+    def _detections_needed(self, track: _LiveTrack) -> int:
+        """MIN_DETECTIONS, or fewer when the track's shot was searched fewer times (a photo: once)."""
+        return min(int(self.cfg.MIN_DETECTIONS), self._shot_searches[track.shot])
 
     def _densify(self, live: _LiveTrack) -> Track:
         """Every frame from first to last observation: observed boxes, linear interpolation in the
@@ -182,19 +196,25 @@ class TrackingResult:
 
 def track_video(source: VideoSource, detector, cfg) -> TrackingResult:
     """Stream `source` once: detect people every cfg.TRACKER.DETECT_STRIDE frames (in batches of
-    cfg.TRACKER.BATCH_SIZE frames), track, and return the tracks. Holds at most one batch of frames.
+    cfg.TRACKER.BATCH_SIZE frames), cut tracks at shot boundaries (judged on the detector frames),
+    track, and return the tracks. Holds at most one batch of frames.
 
     Raises InputError when nobody is found in the whole video.
     """
     stride, batch_size = max(1, int(cfg.TRACKER.DETECT_STRIDE)), max(1, int(cfg.TRACKER.BATCH_SIZE))
     tracker = MultiTracker(cfg, source.info.fps)
+    cuts = shot_cuts_from_cfg(cfg)
     pending: list[tuple[int, np.ndarray | None]] = []  # frame ids in order; frames only where detected
-    n_detected = 0
+    n_detected = n_cuts = 0
 
     def flush() -> None:
+        nonlocal n_cuts
         to_detect = [frame for _, frame in pending if frame is not None]
         results = iter(detector.detect(to_detect) if to_detect else [])
         for frame_id, frame in pending:
+            if frame is not None and cuts is not None and cuts.is_cut(frame):
+                tracker.cut()
+                n_cuts += 1
             tracker.step(frame_id, next(results) if frame is not None else None)
         pending.clear()
 
@@ -205,6 +225,8 @@ def track_video(source: VideoSource, detector, cfg) -> TrackingResult:
         if sum(f is not None for _, f in pending) >= batch_size:
             flush()
     flush()
+    if n_cuts:
+        logger.info("%s: %d shot cut(s); no track continues across one", source.path.name, n_cuts)
     tracks = tracker.finish()
     if not tracks:
         raise InputError(f"no people found in {source.path} ({n_detected} frames searched with the "

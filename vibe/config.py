@@ -55,14 +55,26 @@ _C.CAMERA.FOCAL_DIAG_FACTOR = 1.0  # True reproduces VIBE's overlay that ignores
 
 # Tracker (detection, association, post-processing).
 _C.TRACKER = CN()
-_C.TRACKER.DETECTOR = "auto"
-_C.TRACKER.DETECTION_THRESHOLD = 0.5
+_C.TRACKER.DETECTOR = "auto"  # auto (= centernet) | centernet | blazepose | hog | yolo
+# CenterNet's scores run lower than BlazePose's: 0.3 kept every annotated person of the real photos
+# with no false box; 0.4 lost 2 of 16 (BENCHMARKS.md, detection).
+_C.TRACKER.DETECTION_THRESHOLD = 0.3
+_C.TRACKER.DETECTOR_THREADS = 2  # onnxruntime intra-op threads of the CenterNet detector
 _C.TRACKER.NMS_IOU = 0.45
 _C.TRACKER.BATCH_SIZE = 8
 _C.TRACKER.MAX_GAP_SECONDS = 1.0  # re-associate across gaps up to this long
 _C.TRACKER.MIN_IOU = 0.2
 _C.TRACKER.MIN_TRACK_LEN = 1  # frames; short tracks are kept (with a warning) by default
-_C.TRACKER.MIN_DETECTIONS = 2  # a track seen by the detector once only is noise, not a person
+# A track seen by the detector fewer times than this is noise, not a person; a shot (a video, a
+# photo, a run of similar frames between cuts) searched fewer times asks only that many.
+_C.TRACKER.MIN_DETECTIONS = 2
+# Shot cuts (tracker/cuts.py): no track continues across a frame whose hue-saturation histogram
+# correlates with the previous detector frame's below CUT_MIN_CORRELATION (consecutive real frames
+# >= 0.99, unrelated photos <= 0.6), or whose size differs.
+_C.TRACKER.SHOT_CUTS = True
+_C.TRACKER.CUT_MIN_CORRELATION = 0.8
+_C.TRACKER.CUT_HUE_BINS = 16
+_C.TRACKER.CUT_SATURATION_BINS = 8
 _C.TRACKER.SMOOTH_BOXES = True
 _C.TRACKER.SMOOTH_SIGMA_SECONDS = 0.1  # Gaussian smoothing of box centre/side over time
 _C.TRACKER.SHORT_TRACK_SECONDS = 1.0  # kept tracks shorter than this are reported in a warning
@@ -249,6 +261,7 @@ _C.RENDER.EGL_LIBRARY = ""  # empty: the system libEGL; else a path (e.g. a vend
 _C.RENDER.FFMPEG_EXE = ""  # empty: the ffmpeg bundled in imageio-ffmpeg
 _C.RENDER.VIDEO_CRF = 18  # libx264 quality (lower = better, 18 ~ visually lossless)
 _C.RENDER.VIDEO_PRESET = "veryfast"  # libx264 speed/size trade-off
+_C.RENDER.IMAGE_QUALITY = 95  # JPEG quality (0-100) of a one-frame input's overlay and tracks images
 
 # Exporters (glTF binary, BVH, OBJ; vibe/io/exporters).
 _C.EXPORT = CN()

@@ -107,6 +107,9 @@ COCO17 = (
     "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
 )
 
+# CrowdPose: 12 COCO limb joints in COCO's order, then its own head top and neck.
+CROWDPOSE14 = COCO17[5:] + ("head_top", "neck")
+
 # MediaPipe BlazePose landmark order.
 BLAZEPOSE33 = (
     "nose", "left_eye_inner", "left_eye", "left_eye_outer",
@@ -175,6 +178,7 @@ CONVENTIONS: dict[str, tuple[str, ...]] = {
     "h36m17": H36M17,
     "openpose25": OPENPOSE25,
     "coco17": COCO17,
+    "crowdpose14": CROWDPOSE14,
     "blazepose33": BLAZEPOSE33,
     "mpii3d28": MPII3D28,
     "mpii3d17": MPII3D17,
