@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO))
 
 from real_media import VTEST, AnnotatedImage, coco_images, vtest_images  # noqa: E402
 from tracker.crops import keypoint_crops  # noqa: E402
-from tracker.detectors import build_detector  # noqa: E402
+from tracker.detectors import build_detector, threshold_key  # noqa: E402
 from tracker.nms import pairwise_iou  # noqa: E402
 from tracker.tracking import cxcywh_to_xyxy, track_video, xyxy_to_cxcywh  # noqa: E402
 from tracker.video import open_video  # noqa: E402
@@ -134,7 +134,7 @@ def evaluate_detector(spec: str, images: list[AnnotatedImage], keypoint_model) -
     name, _, threshold = spec.partition("@")
     cfg.TRACKER.DETECTOR = name
     if threshold:
-        cfg.TRACKER.DETECTION_THRESHOLD = float(threshold)
+        cfg.TRACKER[threshold_key(name)] = float(threshold)
     detector = build_detector(cfg)
     counts = Counts()
     for image in images:
@@ -220,8 +220,8 @@ def speed_rows(tmp: Path) -> list[tuple[str, str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--detectors", nargs="+", default=["centernet", "centernet@0.4", "blazepose@0.5", "hog@0.5"],
-                        help="names, each optionally @ its score threshold (default: TRACKER.DETECTION_THRESHOLD)")
+    parser.add_argument("--detectors", nargs="+", default=["centernet", "centernet@0.2", "centernet@0.4", "blazepose", "hog"],
+                        help="names, each optionally @ its score threshold (default: TRACKER.<NAME>_THRESHOLD)")
     parser.add_argument("--no-speed", action="store_true", help="only the detection table")
     parser.add_argument("--track-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()

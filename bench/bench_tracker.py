@@ -1,5 +1,6 @@
 """Tracker benchmark: decode / detect / track speed on a 640x480 clip and on vtest.avi, detector
-recall on hand-marked vtest pedestrians, detector-stride agreement, peak memory on a 3x longer clip.
+recall on hand-marked vtest pedestrians, detector-stride agreement, peak memory on a 3x longer clip,
+and MOTA / IDF1 / ID switches on every synthetic scene (tracker/synthetic.py) at strides 1 and 3.
 
     .venv/bin/python bench/bench_tracker.py            # prints a Markdown table, writes docs/tracker_vtest.png
 """
@@ -21,6 +22,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from real_media import HAND_MARKED, VTEST  # noqa: E402
 from tracker.debug import contact_sheet  # noqa: E402
 from tracker.detectors import build_detector  # noqa: E402
 from tracker.evaluation import evaluate, tracks_to_table  # noqa: E402
@@ -29,20 +31,14 @@ from tracker.tracking import cxcywh_to_xyxy, track_detections, track_video  # no
 from tracker.video import open_video  # noqa: E402
 from vibe.config import get_cfg_defaults  # noqa: E402
 
-VTEST = REPO.parent / "shared" / "media" / "vtest.avi"
 CLIP_FRAMES = 200
 CLIP_SIZE = (640, 480)
 DETECT_SAMPLE = 20  # frames timed per detector
 SHEET_FRAMES = [0, 100, 200, 300]
 SHEET_SCALE = 0.5
 SHEET_COLOURS = 128
-# Pedestrians of ~70-100 px marked by hand on vtest.avi (xyxy px); far people under 60 px left out.
-HAND_MARKED = {
-    0: [[250, 218, 286, 308], [498, 156, 532, 234], [637, 239, 686, 322]],
-    100: [[348, 200, 382, 274], [376, 179, 408, 256], [426, 183, 450, 257], [494, 150, 518, 220],
-          [516, 152, 542, 220], [590, 152, 618, 234]],
-    200: [[84, 152, 110, 215], [219, 191, 250, 267], [487, 145, 518, 222], [616, 264, 650, 368], [704, 253, 743, 353]],
-}
+DETECTORS = ("centernet", "blazepose", "hog")
+SCENE_FPS = 10.0
 CENTRE_TOLERANCE = 0.5  # a person counts as found if a box centre lies within half their height
 
 
@@ -132,6 +128,20 @@ def pipeline_peak_memory(path: Path) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def synthetic_rows() -> list[tuple[str, str]]:
+    """MOTA / IDF1 / ID switches / tracks per synthetic scene, detector every frame and every third."""
+    rows = []
+    for name, scene in scenarios().items():
+        detections = scene.detections()
+        for stride in (1, 3):
+            tracks = track_detections(((f, d if f % stride == 0 else None) for f, d in enumerate(detections)),
+                                      get_cfg_defaults(), SCENE_FPS)
+            m = evaluate(scene.truth(), tracks_to_table(tracks))
+            rows.append((f"synthetic {name} ({len(scene.walkers)} people), stride {stride}",
+                         f"MOTA {m.mota:.3f}, IDF1 {m.idf1:.3f}, {m.id_switches} ID switches, {len(tracks)} tracks"))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pipeline-only", type=Path)
@@ -150,10 +160,10 @@ def main() -> None:
         cfg = get_cfg_defaults()
         for label, path in (("640x480 clip", clip), ("vtest.avi 768x576", VTEST)):
             rows.append((f"decode, {label}", f"{time_decode(path):.0f} frames/s"))
-            for name in ("blazepose", "hog"):
+            for name in DETECTORS:
                 fps, detector = time_detector(cfg, name, path)
                 rows.append((f"detect {name} (every frame), {label}", f"{fps:.1f} frames/s"))
-        for name in ("blazepose", "hog"):
+        for name in DETECTORS:
             cfg.TRACKER.DETECTOR = name
             found, total, extra = detector_recall(build_detector(cfg))
             rows.append((f"{name} recall on {total} hand-marked vtest people (frames 0/100/200)",
@@ -180,6 +190,7 @@ def main() -> None:
         rows.append((f"tracker alone, {len(crowd.walkers)} people + noise (synthetic, every frame detected)",
                      f"{len(crowd_detections) / (time.perf_counter() - track_start):.0f} frames/s"))
 
+        rows.extend(synthetic_rows())
         mem1, mem3 = pipeline_peak_memory(clip), pipeline_peak_memory(clip3)
         rows.append((f"peak RSS, default pipeline, {CLIP_FRAMES} / {3 * CLIP_FRAMES} frames", f"{mem1:.0f} MB / {mem3:.0f} MB"))
 

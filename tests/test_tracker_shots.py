@@ -67,7 +67,7 @@ def test_doubled_detections_of_one_person_make_one_track():
         person = np.array([100 + 5 * f, 100, 180 + 5 * f, 300], np.float32)
         doubled = _detections(person, person + [12, 15, 12, 15])
         assert pairwise_iou(doubled.boxes[:1], doubled.boxes[1:])[0, 0] > cfg.TRACKER.NMS_IOU
-        per_frame.append((f, _threshold_nms(doubled.boxes, doubled.scores, cfg.TRACKER.DETECTION_THRESHOLD,
+        per_frame.append((f, _threshold_nms(doubled.boxes, doubled.scores, cfg.TRACKER.CENTERNET_THRESHOLD,
                                             cfg.TRACKER.NMS_IOU)))
     assert [len(t) for t in track_detections(per_frame, cfg, FPS)] == [20]
 

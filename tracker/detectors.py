@@ -38,6 +38,12 @@ class PersonDetector(Protocol):
         """Per frame: people as boxes xyxy (K, 4) px and scores (K,)."""
 
 
+def threshold_key(detector_name: str) -> str:
+    """The config key (in TRACKER) of a detector's score threshold: scores mean different things
+    to different detectors, so each has its own, measured."""
+    return f"{detector_name.upper()}_THRESHOLD"
+
+
 def _threshold_nms(boxes: np.ndarray, scores: np.ndarray, score_threshold: float, iou: float) -> Detections:
     keep = scores >= score_threshold
     boxes, scores = boxes[keep], scores[keep]
@@ -97,7 +103,7 @@ class CenterNetDetector(_PerFrameDetector):
 
     def __init__(self, cfg):
         tracker_cfg = cfg.TRACKER
-        self.score_threshold = float(tracker_cfg.DETECTION_THRESHOLD)
+        self.score_threshold = float(tracker_cfg[threshold_key(self.name)])
         self.nms_iou = float(tracker_cfg.NMS_IOU)
         self._session = _onnx_session(CENTERNET_MODEL, int(tracker_cfg.DETECTOR_THREADS))
 
@@ -147,7 +153,7 @@ class BlazePoseDetector(_PerFrameDetector):
         self.tiles = [int(t) for t in tracker_cfg.BLAZEPOSE_TILES]
         self.contained_fraction = float(tracker_cfg.CONTAINED_FRACTION)
         self.overlap = float(tracker_cfg.BLAZEPOSE_TILE_OVERLAP)
-        self.score_threshold = float(tracker_cfg.DETECTION_THRESHOLD)
+        self.score_threshold = float(tracker_cfg[threshold_key(self.name)])
         self.nms_iou = float(tracker_cfg.NMS_IOU)
         self._interpreter = load_interpreter(bundled_mediapipe_model(POSE_DETECTION_MODEL),
                                              int(tracker_cfg.BLAZEPOSE_THREADS))
@@ -208,7 +214,7 @@ class HogDetector(_PerFrameDetector):
         self._hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
         self.win_stride = (int(tracker_cfg.HOG_WIN_STRIDE),) * 2
         self.scale = float(tracker_cfg.HOG_SCALE)
-        self.score_threshold = float(tracker_cfg.DETECTION_THRESHOLD)
+        self.score_threshold = float(tracker_cfg[threshold_key(self.name)])
         self.nms_iou = float(tracker_cfg.NMS_IOU)
 
     def _detect_frame(self, frame: np.ndarray) -> Detections:
@@ -238,7 +244,7 @@ class YoloDetector(_PerFrameDetector):
         except cv2.error as err:
             raise AssetError(f"cannot read YOLO model {weights_path}: {err.msg}; re-download VIBE's yolov3 files") from None
         self.img_size = int(tracker_cfg.YOLO_IMG_SIZE)
-        self.score_threshold = float(tracker_cfg.DETECTION_THRESHOLD)
+        self.score_threshold = float(tracker_cfg[threshold_key(self.name)])
         self.nms_iou = float(tracker_cfg.NMS_IOU)
 
     def _detect_frame(self, frame: np.ndarray) -> Detections:

@@ -230,6 +230,6 @@ def track_video(source: VideoSource, detector, cfg) -> TrackingResult:
     tracks = tracker.finish()
     if not tracks:
         raise InputError(f"no people found in {source.path} ({n_detected} frames searched with the "
-                         f"{detector.name} detector); check the video or lower TRACKER.DETECTION_THRESHOLD")
+                         f"{detector.name} detector); check the video or lower TRACKER.{detector.name.upper()}_THRESHOLD")
     logger.info("%s: %d track(s) over %d frames", source.path.name, len(tracks), source.stats.frames_read)
     return TrackingResult(source.info, tracks, source.stats, n_detected)

@@ -56,9 +56,13 @@ _C.CAMERA.FOCAL_DIAG_FACTOR = 1.0  # True reproduces VIBE's overlay that ignores
 # Tracker (detection, association, post-processing).
 _C.TRACKER = CN()
 _C.TRACKER.DETECTOR = "auto"  # auto (= centernet) | centernet | blazepose | hog | yolo
-# CenterNet's scores run lower than BlazePose's: 0.3 kept every annotated person of the real photos
-# with no false box; 0.4 lost 2 of 16 (BENCHMARKS.md, detection).
-_C.TRACKER.DETECTION_THRESHOLD = 0.3
+# Score thresholds, one per detector (their scores mean different things). CenterNet: 0.3 found 29
+# of 30 annotated real people with 1 false box, 0.4 lost 3 more, 0.2 added 8 false boxes
+# (BENCHMARKS.md, detection).
+_C.TRACKER.CENTERNET_THRESHOLD = 0.3
+_C.TRACKER.BLAZEPOSE_THRESHOLD = 0.5
+_C.TRACKER.HOG_THRESHOLD = 0.5
+_C.TRACKER.YOLO_THRESHOLD = 0.5
 _C.TRACKER.DETECTOR_THREADS = 2  # onnxruntime intra-op threads of the CenterNet detector
 _C.TRACKER.NMS_IOU = 0.45
 _C.TRACKER.BATCH_SIZE = 8
