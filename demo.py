@@ -1,17 +1,22 @@
 #!/usr/bin/env python
-"""Video -> per-person SMPL bodies, meshes, overlay video and exports (a command line over
-vibe.pipeline.run). Results go to OUTPUT_FOLDER/<video name>/: vibe_output.pkl (VIBE's keys),
-person_<id>.npz/.glb/.bvh, <name>_vibe_result.mp4. VIBE's demo flags are accepted."""
+"""Video or photo -> per-person SMPL bodies, meshes, overlay and exports (a command line over
+vibe.pipeline). Results go to OUTPUT_FOLDER/<input name>/: vibe_output.pkl (VIBE's keys),
+person_<id>.npz/.glb/.bvh, <name>_vibe_result.mp4 (.jpg for a photo). A folder is one sequence of
+frames, unless its images differ in size: then each photo runs alone, results in
+OUTPUT_FOLDER/<folder name>/<photo name>/. VIBE's demo flags are accepted."""
 import argparse
 import sys
 
 from vibe.cli_support import add_config_arguments, run_cli, setup_logging
 
+EXIT_SOME_FAILED = 1  # several inputs ran and some failed (each logged its error)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     io = parser.add_argument_group("input and output")
-    io.add_argument("--video", "--vid_file", dest="video", help="input video file or image folder")
+    io.add_argument("--video", "--vid_file", dest="video",
+                    help="input video file, photo (jpg, png, webp, bmp, tif) or image folder")
     io.add_argument("--sample", action="store_true", help="run on the built-in sample clip instead of --video")
     io.add_argument("--output_folder", default="output", help="results go to OUTPUT_FOLDER/<video name>/ (default: output)")
     io.add_argument("--data_dir", help="VIBE's vibe_data folder (SMPL, checkpoints, gmm_08.pkl); "
@@ -37,14 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
     track = parser.add_argument_group("tracking")
     track.add_argument("--tracking_method", choices=("bbox", "pose"), default="bbox",
                        help="bbox: detector + Kalman tracker (pose, OpenPose's STAF, is not available)")
-    track.add_argument("--detector", help="person detector: auto (default: BlazePose, else HOG), blazepose, hog, "
+    track.add_argument("--detector", help="person detector: auto (default: the bundled CenterNet, else HOG), centernet, blazepose, "
+                                          "hog, "
                                           "or yolo (needs yolov3.cfg and yolov3.weights in the data dir)")
     track.add_argument("--yolo_img_size", type=int, help="YOLO input size (default 416)")
     track.add_argument("--tracker_batch_size", type=int, help="frames per detector batch (default 8)")
-    track.add_argument("--display", action="store_true", help="also write the tracks over the video (<name>_tracks.mp4)")
+    track.add_argument("--display", action="store_true",
+                       help="also write the tracks over the video (<name>_tracks.mp4, .jpg for a photo)")
 
     render = parser.add_argument_group("rendering and exports")
-    render.add_argument("--no_render", action="store_true", help="skip the overlay video")
+    render.add_argument("--no_render", action="store_true", help="skip the overlay video (or image)")
     render.add_argument("--wireframe", action="store_true", help="draw meshes as wireframes")
     render.add_argument("--sideview", action="store_true", help="add a side view to the right of the overlay")
     render.add_argument("--save_obj", action="store_true", help="also write one .obj per person and frame (meshes/)")
@@ -60,24 +67,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     from vibe.errors import InputError
-    from vibe.pipeline import run, sample_video
+    from vibe.pipeline import expand_input, run, run_inputs, sample_video
 
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     if args.sample == bool(args.video):
         raise InputError("pass exactly one of --video FILE (or --vid_file) and --sample")
     video = sample_video(args.output_folder) if args.sample else args.video
-    outcome = run(
-        video, args.output_folder, method=args.method, run_smplify=args.run_smplify,
-        tracking_method=args.tracking_method, render=not args.no_render, wireframe=args.wireframe,
-        sideview=args.sideview, save_obj=args.save_obj, smooth=args.smooth, display=args.display,
-        use_cache=not args.no_cache, progress=not args.no_progress, cfg_file=args.cfg, opts=args.opts,
-        detector=args.detector, yolo_img_size=args.yolo_img_size, tracker_batch_size=args.tracker_batch_size,
-        vibe_batch_size=args.vibe_batch_size, smooth_min_cutoff=args.smooth_min_cutoff, smooth_beta=args.smooth_beta,
-        body_model=args.body_model, gender=args.gender, device=args.device, data_dir=args.data_dir,
+    options = dict(
+        method=args.method, run_smplify=args.run_smplify, tracking_method=args.tracking_method,
+        render=not args.no_render, wireframe=args.wireframe, sideview=args.sideview, save_obj=args.save_obj,
+        smooth=args.smooth, display=args.display, use_cache=not args.no_cache, progress=not args.no_progress,
+        cfg_file=args.cfg, opts=args.opts, detector=args.detector, yolo_img_size=args.yolo_img_size,
+        tracker_batch_size=args.tracker_batch_size, vibe_batch_size=args.vibe_batch_size,
+        smooth_min_cutoff=args.smooth_min_cutoff, smooth_beta=args.smooth_beta, body_model=args.body_model,
+        gender=args.gender, device=args.device, data_dir=args.data_dir,
     )
-    print(outcome.summary())
-    return 0
+    inputs = expand_input(video, args.output_folder)
+    if len(inputs) == 1:  # one input: its error, if any, ends the command as one line
+        print(run(video, args.output_folder, **options).summary())
+        return 0
+    batch = run_inputs(inputs, **options)
+    print(batch.summary())
+    return EXIT_SOME_FAILED if batch.failed else 0
 
 
 if __name__ == "__main__":

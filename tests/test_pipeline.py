@@ -98,7 +98,7 @@ def test_joints_project_through_the_overlay_camera(first_run):
 @needs_vtest
 def test_overlay_video_follows_input_and_draws_people_where_they_are(first_run, clip):
     out, outcome = first_run
-    video = outcome.files["video"]
+    video = outcome.files["overlay"]
     assert video == out / "walkers" / "walkers_vibe_result.mp4"
     info = open_video(video).info
     assert info.fps == pytest.approx(CLIP_FPS) and (info.width, info.height) == (768, 576)
@@ -148,7 +148,7 @@ def test_rerun_reuses_the_cache_and_smooths(first_run, clip, tiny_smpl_dir):
     for stage in again.cached:
         assert again.timings[stage] < outcome.timings[stage]
     assert set(again.results) == set(outcome.results)
-    side = open_video(again.files["video"]).info
+    side = open_video(again.files["overlay"]).info
     assert (side.width, side.height) == (2 * 768, 576)
 
     def accel(results):

@@ -31,6 +31,6 @@ def test_whole_vtest(tmp_path):
         assert (result.transl[:, 2] > 0).all()  # everyone in front of the camera
         centres = result.bboxes[:, :2]
         assert not np.all(np.linalg.norm(centres - CLOTH_CENTRE, axis=1) < STATIC_PX), track_id
-    video = open_video(outcome.files["video"])
+    video = open_video(outcome.files["overlay"])
     assert video.info.fps == pytest.approx(10.0)
     assert sum(1 for _ in video.frames()) == VTEST_FRAMES

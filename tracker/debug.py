@@ -1,4 +1,5 @@
-"""Boxes and track ids drawn onto frames, and a debug video to check tracking by eye."""
+"""Boxes and track ids drawn onto frames, and a debug video (an image for a one-frame input) to
+check tracking by eye."""
 from __future__ import annotations
 
 import logging
@@ -42,17 +43,17 @@ def _entries(table, tracks_by_id, frame_id):
 
 
 def write_debug_video(source: VideoSource, tracks: list[Track], out_path, cfg=None) -> Path:
-    """Re-read `source` and write every frame with the tracks drawn, at the input's fps (H.264 via
-    vibe.io.video_writer)."""
-    from vibe.io.video_writer import VideoWriter
+    """Re-read `source` and write every frame with the tracks drawn: a video at the input's fps
+    (H.264), or an image when `out_path` has an image suffix (vibe.io.image_writer.frame_writer)."""
+    from vibe.io.image_writer import frame_writer
 
     table = boxes_by_frame(tracks)
     tracks_by_id = {t.track_id: t for t in tracks}
     size = (source.info.width, source.info.height)
-    with VideoWriter(out_path, source.info.fps, size, cfg=cfg) as writer:
+    with frame_writer(out_path, source.info.fps, size, cfg=cfg) as writer:
         for frame_id, frame in source.frames():
             writer.write(draw_tracks(frame, _entries(table, tracks_by_id, frame_id)))
-    logger.info("debug video written to %s", out_path)
+    logger.info("tracks drawn into %s", out_path)
     return Path(out_path)
 
 

@@ -6,14 +6,17 @@ from pathlib import Path
 
 import numpy as np
 
+VIDEO, IMAGE, IMAGES = "video", "image", "images"  # VideoInfo.kind: a video file, one photo, a folder of frames
+
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What the decoder knows about a video (or an image folder) before reading it.
+    """What the decoder knows about a video, a photo or an image folder before reading it.
 
-    `width`/`height` are of the frames as delivered, i.e. after the rotation metadata is applied;
-    `rotation` is the clockwise rotation in degrees that was applied (0, 90, 180, 270);
-    `n_frames` is None when the container does not say (image folders always know it).
+    `width`/`height` are of the frames as delivered, i.e. after the rotation metadata (or a photo's
+    EXIF orientation) is applied; `rotation` is the clockwise rotation in degrees that was applied
+    to a video (0, 90, 180, 270); `n_frames` is None when the container does not say (photos and
+    image folders always know it); `kind` is what the input is: VIDEO, IMAGE or IMAGES.
     """
 
     path: Path
@@ -22,6 +25,12 @@ class VideoInfo:
     height: int
     n_frames: int | None
     rotation: int = 0
+    kind: str = VIDEO
+
+    @property
+    def is_still(self) -> bool:
+        """One frame only (a photo, or a video or folder holding a single frame): its outputs are images."""
+        return self.n_frames == 1
 
 
 @dataclass

@@ -1,13 +1,16 @@
-"""Streamed frame reading from any video OpenCV's FFmpeg backend decodes, or from an image folder.
+"""Streamed frame reading from any video OpenCV's FFmpeg backend decodes, a photo, or an image folder.
 
 Frames come out one at a time as RGB uint8 (H, W, 3); nothing is written to disk and nothing holds
 the whole video. The true frame rate is read from the container (never assumed 25), and rotation
 metadata (phone videos) is applied: OpenCV 4.x's FFmpeg backend rotates frames itself when
 CAP_PROP_ORIENTATION_AUTO is on (the default in 4.14, set explicitly here) and reports the angle in
 CAP_PROP_ORIENTATION_META; the reported width/height are already those of the rotated frames.
+A photo (IMAGE_SUFFIXES) is read by OpenCV's image codecs, not FFmpeg, as a one-frame source; its
+EXIF orientation is applied as cv2.imread does. An image folder is one sequence of same-size frames.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from dataclasses import dataclass, field
@@ -17,15 +20,23 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from tracker.types import VideoInfo
+from tracker.types import IMAGE, IMAGES, VideoInfo
 from vibe.errors import InputError
 
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-IMAGE_FOLDER_FPS = 30.0  # an image folder carries no timing; callers may override via `fps`
+IMAGE_FOLDER_FPS = 30.0  # photos and image folders carry no timing; callers may override via `fps`
 DEFAULT_MAX_DECODE_FAILURES = 25
 _DIGITS = re.compile(r"(\d+)")
+# JPEG markers (ITU T.81 B.1): a segment is 0xFF, a marker byte, then a 2-byte big-endian length
+# that counts itself; the entropy-coded data after the start of scan never holds 0xFF 0xD9.
+JPEG_SOI = b"\xff\xd8"
+JPEG_EOI = b"\xff\xd9"
+JPEG_MARKER_PREFIX = 0xFF
+JPEG_SOS = 0xDA
+JPEG_MARKER_BYTES = 2
+JPEG_LENGTH_BYTES = 2
 
 
 @dataclass
@@ -42,13 +53,70 @@ def natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in _DIGITS.split(name)]
 
 
-def _image_files(folder: Path) -> list[Path]:
-    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-    return sorted(files, key=lambda p: natural_key(p.name))
+def is_image_file(path: Path) -> bool:
+    """A file whose suffix says photo (IMAGE_SUFFIXES): read by OpenCV's image codecs, not FFmpeg."""
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def folder_images(folder: Path) -> list[Path]:
+    """The image files of `folder`, in natural order (frame order for a folder of frames)."""
+    return sorted((p for p in Path(folder).iterdir() if is_image_file(p)), key=lambda p: natural_key(p.name))
+
+
+def _jpeg_truncated(data: bytes) -> bool:
+    """True for a JPEG that ends before its end-of-image marker. libjpeg decodes such a file without
+    an error (the missing rows come out grey), so the markers are walked here: the segments up to
+    the first start of scan, then an end-of-image marker must follow."""
+    position = len(JPEG_SOI)
+    header = JPEG_MARKER_BYTES + JPEG_LENGTH_BYTES
+    while position + header <= len(data):
+        if data[position] != JPEG_MARKER_PREFIX:
+            return True  # not a segment where one must start: corrupt or cut
+        marker = data[position + 1]
+        if marker == JPEG_MARKER_PREFIX:
+            position += 1  # a fill byte before the marker
+            continue
+        length = int.from_bytes(data[position + JPEG_MARKER_BYTES:position + header], "big")
+        position += JPEG_MARKER_BYTES + length
+        if marker == JPEG_SOS:
+            return data.find(JPEG_EOI, position) < 0
+    return True
+
+
+def _decode_image(path: Path, flags: int) -> np.ndarray:
+    """cv2.imdecode of the file's bytes with `flags` (EXIF orientation applied, as cv2.imread does);
+    InputError when it is unreadable, empty, truncated or not an image."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read image {path}: {err.strerror}") from None
+    image = None
+    if data and not (data.startswith(JPEG_SOI) and _jpeg_truncated(data)):
+        with contextlib.suppress(cv2.error):  # e.g. dimensions past OpenCV's limit: as any bad file
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    if image is None:
+        raise InputError(f"{path} is not an image OpenCV can read (empty, truncated or corrupt); "
+                         "re-save it, e.g. as JPEG or PNG, and retry")
+    return image
+
+
+def read_image(path) -> np.ndarray:
+    """A photo as RGB uint8 (H, W, 3), EXIF orientation applied; InputError if it cannot be read."""
+    return cv2.cvtColor(_decode_image(Path(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+def image_size(path) -> tuple[int, int] | None:
+    """(width, height) of the photo as read_image delivers it, None if it cannot be read. OpenCV's
+    Python API reads no header alone, so this decodes it (as grey: the cheapest full-size decode)."""
+    try:
+        height, width = _decode_image(Path(path), cv2.IMREAD_GRAYSCALE).shape[:2]
+    except InputError:
+        return None
+    return width, height
 
 
 class VideoSource:
-    """A video file or image folder to stream frames from.
+    """A video file, photo or image folder to stream frames from.
 
     `info` is known after construction (the file is probed once and checked to hold at least
     one decodable frame); iterate `frames()` for (frame_id, RGB frame) pairs. `stats` counts what
@@ -61,10 +129,13 @@ class VideoSource:
         self.max_decode_failures = int(max_decode_failures)
         self.stats = DecodeStats()
         if not self.path.exists():
-            raise InputError(f"input {self.path} not found; pass an existing video file or image folder")
+            raise InputError(f"input {self.path} not found; pass an existing video file, photo or image folder")
         if self.path.is_dir():
-            self._images = _image_files(self.path)
+            self._images = folder_images(self.path)
             self.info = self._probe_folder(fps)
+        elif is_image_file(self.path):
+            self._images = [self.path]
+            self.info = self._probe_image(fps)
         else:
             self._images = None
             self.info = self._probe_video(fps)
@@ -72,12 +143,16 @@ class VideoSource:
     # ---- probing -------------------------------------------------------------------------------
     def _probe_folder(self, fps: float | None) -> VideoInfo:
         for image_path in self._images:
-            image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
-            if image is not None:
-                height, width = image.shape[:2]
-                return VideoInfo(self.path, float(fps or IMAGE_FOLDER_FPS), width, height, len(self._images), 0)
+            size = image_size(image_path)
+            if size is not None:
+                return VideoInfo(self.path, float(fps or IMAGE_FOLDER_FPS), *size, len(self._images), kind=IMAGES)
         raise InputError(f"folder {self.path} holds no readable images ({', '.join(sorted(IMAGE_SUFFIXES))}); "
                          "pass a video file or a folder of frames")
+
+    def _probe_image(self, fps: float | None) -> VideoInfo:
+        height, width = read_image(self.path).shape[:2]
+        logger.info("photo %s: %dx%d", self.path.name, width, height)
+        return VideoInfo(self.path, float(fps or IMAGE_FOLDER_FPS), width, height, 1, kind=IMAGE)
 
     def _open_capture(self) -> cv2.VideoCapture:
         capture = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
@@ -111,7 +186,7 @@ class VideoSource:
     def frames(self) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (frame_id, frame RGB uint8 (H, W, 3)) for every decodable frame, in order."""
         self.stats = DecodeStats()
-        reader = self._folder_frames() if self._images is not None else self._video_frames()
+        reader = self._image_frames() if self._images is not None else self._video_frames()
         for frame_id, frame in reader:
             self.stats.frames_read += 1
             yield frame_id, frame
@@ -124,13 +199,21 @@ class VideoSource:
         self.stats.skipped_ids.append(frame_id)
         logger.debug("%s: frame %d skipped (%s)", self.path.name, frame_id, reason)
 
-    def _folder_frames(self) -> Iterator[tuple[int, np.ndarray]]:
+    def _image_frames(self) -> Iterator[tuple[int, np.ndarray]]:
+        """The photo, or the folder's images in order; an unreadable image is a skipped frame, an
+        image of another size than the first an InputError (a folder is one sequence)."""
         for frame_id, image_path in enumerate(self._images):
-            image = cv2.imread(str(image_path), cv2.IMREAD_COLOR)
-            if image is None:
+            try:
+                frame = read_image(image_path)
+            except InputError:
                 self._skip(frame_id, f"{image_path.name} unreadable")
                 continue
-            yield frame_id, cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+            height, width = frame.shape[:2]
+            if (width, height) != (self.info.width, self.info.height):
+                raise InputError(f"{image_path.name} is {width}x{height} but {self.path}'s first image is "
+                                 f"{self.info.width}x{self.info.height}: images of different sizes are not one "
+                                 "sequence; run them one by one (demo.py --video FOLDER does)")
+            yield frame_id, frame
 
     def _video_frames(self) -> Iterator[tuple[int, np.ndarray]]:
         """Decode sequentially. A failed read before the stated frame count is a bad frame, skipped;

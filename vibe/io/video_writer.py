@@ -76,7 +76,7 @@ class VideoWriter:
     def __init__(self, path, fps, size: tuple[int, int], audio_from=None, cfg=None):
         self.path = Path(path)
         self.fps = as_fraction(fps)
-        self.width, self.height = _check_size(size)
+        self.width, self.height = check_size(size)
         self._pad = (self.width % 2, self.height % 2)  # columns, rows added to reach even sides
         self.audio_from = Path(audio_from) if audio_from else None
         if self.audio_from is not None and not self.audio_from.is_file():
@@ -118,10 +118,7 @@ class VideoWriter:
         """Append one (H, W, 3) uint8 RGB frame."""
         if self._proc is None:
             raise OutputError(f"video writer for {self.path} is not open; use it as `with VideoWriter(...) as w`")
-        expected = (self.height, self.width, 3)
-        if not isinstance(frame, np.ndarray) or frame.shape != expected or frame.dtype != np.uint8:
-            got = f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
-            raise InputError(f"video frames must be RGB uint8 of shape {expected}, got {got}")
+        check_frame(frame, self.width, self.height)
         if any(self._pad):
             frame = np.pad(frame, ((0, self._pad[1]), (0, self._pad[0]), (0, 0)), mode="edge")
         try:
@@ -176,11 +173,20 @@ class VideoWriter:
                           "-pix_fmt", "yuv420p", "-r", rate, "-movflags", "+faststart", str(temp_path)]
 
 
-def _check_size(size) -> tuple[int, int]:
+def check_size(size) -> tuple[int, int]:
+    """(width, height) as positive ints; InputError otherwise."""
     try:
         width, height = (int(v) for v in size)
     except (TypeError, ValueError):
-        raise InputError(f"video size must be (width, height), got {size!r}") from None
+        raise InputError(f"frame size must be (width, height), got {size!r}") from None
     if width <= 0 or height <= 0:
-        raise InputError(f"video size must be positive, got {width}x{height}")
+        raise InputError(f"frame size must be positive, got {width}x{height}")
     return width, height
+
+
+def check_frame(frame, width: int, height: int) -> None:
+    """InputError unless `frame` is RGB uint8 of shape (height, width, 3)."""
+    expected = (height, width, 3)
+    if not isinstance(frame, np.ndarray) or frame.shape != expected or frame.dtype != np.uint8:
+        got = f"{frame.shape} {frame.dtype}" if isinstance(frame, np.ndarray) else type(frame).__name__
+        raise InputError(f"frames must be RGB uint8 of shape {expected}, got {got}")

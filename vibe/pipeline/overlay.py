@@ -1,7 +1,8 @@
-"""Pass 3: the overlay video. The input is decoded once more and each frame gets the meshes of the
+"""Pass 3: the overlay. The input is decoded once more and each frame gets the meshes of the
 people tracked in it, placed by their camera-space translation under the run's pinhole camera,
-each in its track's colour; frames where a track is absent show no mesh for it. H.264 at the
-input's frame rate with its audio (vibe.io.video_writer), written atomically.
+each in its track's colour; frames where a track is absent show no mesh for it. The output path
+picks the sink (vibe.io.image_writer.frame_writer): a video (.mp4: H.264 at the input's frame
+rate with its audio) or, for a one-frame input, an image (.jpg); either is written atomically.
 """
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tracker.types import VIDEO
 from tracker.video import VideoSource
+from vibe.io.image_writer import frame_writer
 from vibe.io.results import TrackResult
-from vibe.io.video_writer import VideoWriter
 from vibe.pipeline.passes import ProgressSource
 from vibe.pipeline.reconstruct import Camera
 from vibe.render import Intrinsics, MeshInstance, make_renderer, track_color
@@ -33,13 +35,14 @@ def meshes_by_frame(results: dict[int, TrackResult]) -> dict[int, list[tuple[int
 def render_overlay(source: VideoSource, results: dict[int, TrackResult], faces: np.ndarray, camera: Camera,
                    out_path: Path, cfg, wireframe: bool = False, sideview: bool = False,
                    progress: bool = True) -> Path:
-    """Write the overlay video to `out_path` (side view to the right with `sideview`)."""
+    """Write the overlay to `out_path`, a video or an image by its suffix (side view to the right
+    with `sideview`)."""
     renderer = make_renderer(camera.width, camera.height, cfg.RENDER.BACKEND, cfg)
     intrinsics = Intrinsics(camera.focal, camera.focal, camera.width / 2.0, camera.height / 2.0)
     table = meshes_by_frame(results)
     size = (2 * camera.width if sideview else camera.width, camera.height)
-    audio = source.path if source.path.is_file() else None
-    with VideoWriter(out_path, source.info.fps, size, audio_from=audio, cfg=cfg) as writer:
+    audio = source.path if source.info.kind == VIDEO else None
+    with frame_writer(out_path, source.info.fps, size, audio_from=audio, cfg=cfg) as writer:
         for frame_id, frame in ProgressSource(source, "render", progress).frames():
             meshes = [MeshInstance(results[tid].verts[row] + results[tid].transl[row], faces, track_color(tid))
                       for tid, row in table.get(frame_id, [])]
@@ -47,5 +50,5 @@ def render_overlay(source: VideoSource, results: dict[int, TrackResult], faces: 
             if sideview:
                 image = np.concatenate([image, renderer.render_side_view(meshes, intrinsics, wireframe)], axis=1)
             writer.write(image)
-    log.info("overlay video (%s renderer): %s", renderer.backend_name, out_path)
+    log.info("overlay (%s renderer): %s", renderer.backend_name, out_path)
     return out_path

@@ -4,9 +4,11 @@ Stages, in order (each timed; track, crops and reconstruct cached, see vibe.pipe
   load models -> track (pass 1) -> crops (pass 2: features and/or keypoints; SPIN's backbone is
   loaded only when features must be computed) -> reconstruct (network, fitting, or network refined
   by fitting; cached without meshes) -> smooth (optional) -> save results -> render (pass 3,
-  optional) -> export (glb, bvh, optional obj) -> tracks video (--display).
-Results go to `<output_folder>/<video stem>/`. Every file is written atomically, so a failed or
-interrupted run leaves complete files or none; folders it made and left empty are removed.
+  optional) -> export (glb, bvh, optional obj) -> tracks (--display).
+The input is a video file, a photo or a folder of same-size frames; results go to
+`<output_folder>/<input stem>/`. The overlay and the tracks drawing are videos (.mp4), or images
+(.jpg) for a one-frame input. Every file is written atomically, so a failed or interrupted run
+leaves complete files or none; folders it made and left empty are removed.
 """
 from __future__ import annotations
 
@@ -41,8 +43,10 @@ from vibe.pipeline.reconstruct import (
 
 log = logging.getLogger(__name__)
 
-RESULT_VIDEO_SUFFIX = "_vibe_result.mp4"
-TRACKS_VIDEO_SUFFIX = "_tracks.mp4"
+OVERLAY_SUFFIX = "_vibe_result"  # <stem>_vibe_result.mp4 (VIBE's name), or .jpg for a one-frame input
+TRACKS_SUFFIX = "_tracks"
+VIDEO_EXTENSION = ".mp4"
+STILL_EXTENSION = ".jpg"
 SAMPLE_CLIP_NAME = "sample_clip.mp4"
 # Config sections a reconstruction depends on (its cache key); over-inclusive on purpose.
 RECONSTRUCT_SECTIONS = ("BODY", "CROP", "KEYPOINTS", "CAMERA", "MODEL", "FITTING", "DEMO")
@@ -51,8 +55,9 @@ RECONSTRUCT_SECTIONS = ("BODY", "CROP", "KEYPOINTS", "CAMERA", "MODEL", "FITTING
 @dataclass
 class RunResult:
     """What a run produced. `results` track id -> TrackResult; `files` named outputs ('results',
-    'video', 'tracks_video'); `person_files` track id -> its files; `timings` stage -> seconds in
-    run order; `cached` stages read from the cache; `skipped` reason -> tracks skipped for it."""
+    'overlay', 'tracks': videos, or images for a one-frame input); `person_files` track id -> its
+    files; `timings` stage -> seconds in run order; `cached` stages read from the cache; `skipped`
+    reason -> tracks skipped for it."""
 
     results: dict[int, TrackResult]
     output_dir: Path
@@ -90,7 +95,9 @@ class RunResult:
 
 
 def run(video, output_folder, *, cfg: CfgNode | None = None, **options) -> RunResult:
-    """Run the demo on `video` (a video file or an image folder); results in `<output_folder>/<stem>/`.
+    """Run the demo on `video` (a video file, a photo or a folder of same-size frames); results in
+    `<output_folder>/<stem>/`. A folder of photos of different sizes is not one sequence (an
+    InputError when the first odd one is read); vibe.pipeline.batch runs such photos one by one.
 
     `options`: RunOptions fields (demo.py's flags). `cfg`: a base config (default: the defaults,
     with options.cfg_file and options.opts merged). Raises a vibe.errors.VibeError subclass with a
@@ -183,12 +190,12 @@ class _Run:
             run_result.files["results"] = save_results(results, self.out_dir)
         if options.render:
             with self._stage("render"):
-                run_result.files["video"] = self._render(source, results, stem)
+                run_result.files["overlay"] = self._render(source, results, stem)
         with self._stage("export"):
             run_result.person_files = self._export(results, source.info)
         if options.display:
-            with self._stage("tracks video"):
-                run_result.files["tracks_video"] = self._tracks_video(source, tracking.tracks, stem)
+            with self._stage("tracks"):
+                run_result.files["tracks"] = self._tracks_drawing(source, tracking.tracks, stem)
         log.info("done: %d people, results in %s", len(results), self.out_dir)
         return run_result
 
@@ -402,8 +409,9 @@ class _Run:
     def _render(self, source: VideoSource, results: dict[int, TrackResult], stem: str) -> Path:
         from vibe.pipeline.overlay import render_overlay
 
-        return render_overlay(source, results, self.body.faces, self.camera, self.out_dir / f"{stem}{RESULT_VIDEO_SUFFIX}",
-                              self.cfg, self.options.wireframe, self.options.sideview, self.options.progress)
+        out_path = self._output_path(source, stem, OVERLAY_SUFFIX)
+        return render_overlay(source, results, self.body.faces, self.camera, out_path, self.cfg, self.options.wireframe,
+                              self.options.sideview, self.options.progress)
 
     def _export(self, results: dict[int, TrackResult], info: VideoInfo) -> dict[int, list[Path]]:
         from vibe.io.exporters import export_track
@@ -417,7 +425,11 @@ class _Run:
                 files[track_id].append(exported.obj_folder)
         return files
 
-    def _tracks_video(self, source: VideoSource, tracks: list[Track], stem: str) -> Path:
+    def _tracks_drawing(self, source: VideoSource, tracks: list[Track], stem: str) -> Path:
         from tracker.debug import write_debug_video
 
-        return write_debug_video(source, tracks, self.out_dir / f"{stem}{TRACKS_VIDEO_SUFFIX}", self.cfg)
+        return write_debug_video(source, tracks, self._output_path(source, stem, TRACKS_SUFFIX), self.cfg)
+
+    def _output_path(self, source: VideoSource, stem: str, suffix: str) -> Path:
+        """`<out_dir>/<stem><suffix>.mp4`, or `.jpg` for a one-frame input (a one-frame video is a photo)."""
+        return self.out_dir / f"{stem}{suffix}{STILL_EXTENSION if source.info.is_still else VIDEO_EXTENSION}"
