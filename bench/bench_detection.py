@@ -39,7 +39,7 @@ from real_media import VTEST, AnnotatedImage, coco_images, vtest_images  # noqa:
 from tracker.crops import keypoint_crops  # noqa: E402
 from tracker.detectors import build_detector, threshold_key  # noqa: E402
 from tracker.nms import pairwise_iou  # noqa: E402
-from tracker.tracking import cxcywh_to_xyxy, track_video, xyxy_to_cxcywh  # noqa: E402
+from tracker.tracking import cxcywh_to_xyxy, square_boxes, track_video, xyxy_to_cxcywh  # noqa: E402
 from tracker.video import open_video  # noqa: E402
 from vibe.config import get_cfg_defaults  # noqa: E402
 from vibe.keypoints.conventions import index_map  # noqa: E402
@@ -74,10 +74,8 @@ class Counts:
 
 
 def squared(boxes_xyxy: np.ndarray) -> np.ndarray:
-    """xyxy boxes (K, 4) -> the tracker's square boxes (side = the longer side, same centre), xyxy."""
-    boxes = xyxy_to_cxcywh(boxes_xyxy)
-    boxes[:, 2:] = boxes[:, 2:].max(axis=1, keepdims=True)
-    return cxcywh_to_xyxy(boxes)
+    """xyxy boxes (K, 4) -> the tracker's square boxes, xyxy."""
+    return cxcywh_to_xyxy(square_boxes(xyxy_to_cxcywh(boxes_xyxy)))
 
 
 def match(image: AnnotatedImage, boxes: np.ndarray, scores: np.ndarray, square: bool = False

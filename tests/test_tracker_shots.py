@@ -124,3 +124,28 @@ def test_track_boxes_stay_square_and_cover_a_crouch():
                  for f in range(30)]
     (track,) = track_detections(per_frame, get_cfg_defaults(), FPS)
     assert len(track) == 30 and np.all(track.bboxes[:, 2] == track.bboxes[:, 3])
+
+
+def test_last_frame_is_searched_so_tracks_reach_the_end(tmp_path):
+    """Stride 3 over 5 frames searches frames 0 and 3, and the last one (4): the track ends at 4."""
+    from test_tracker_synthetic import SaturatedBlobDetector
+
+    for index in range(5):
+        frame = np.full((240, 320, 3), 120, np.uint8)
+        cv2.rectangle(frame, (40 + 10 * index, 60), (100 + 10 * index, 180), (0, 0, 230), -1)
+        cv2.imwrite(str(tmp_path / f"{index:02d}.png"), frame)
+    cfg = get_cfg_defaults()
+    assert cfg.TRACKER.DETECT_STRIDE == 3
+    result = track_video(open_video(tmp_path), SaturatedBlobDetector(), cfg)
+    assert result.frames_detected == 3
+    assert [(t.frame_ids[0], t.frame_ids[-1]) for t in result.tracks] == [(0, 4)]
+
+
+def test_a_narrow_walking_person_keeps_their_first_detection():
+    """vtest's pedestrians: 27x90 px boxes moving 8 px per frame, searched every third frame. Their
+    boxes overlap by IoU ~0.1 from one search to the next (below TRACKER.MIN_IOU, and a
+    one-detection track has no velocity to gate on); their squares overlap by ~0.6, so the first
+    detection is not dropped as noise and the track starts at frame 0."""
+    per_frame = [(f, _detections([250 + 8 * f, 220, 277 + 8 * f, 310]) if f % 3 == 0 else None) for f in range(30)]
+    (track,) = track_detections(per_frame, get_cfg_defaults(), 10.0)
+    assert (track.frame_ids[0], track.frame_ids[-1]) == (0, 27)

@@ -37,6 +37,15 @@ def cxcywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
     return np.concatenate([boxes[:, :2] - boxes[:, 2:] / 2, boxes[:, :2] + boxes[:, 2:] / 2], axis=1)
 
 
+def square_boxes(boxes_cxcywh: np.ndarray) -> np.ndarray:
+    """(K, 4) boxes (cx, cy, w, h) -> squares of side max(w, h) on the same centres. The tracker
+    works on squares: a walking person's narrow box (~1:3) shifts out of its own overlap within a
+    few frames, their square does not, and the crops are square anyway."""
+    squares = np.array(boxes_cxcywh, np.float64).reshape(-1, 4)
+    squares[:, 2:] = squares[:, 2:].max(axis=1, keepdims=True)
+    return squares
+
+
 @dataclass
 class _LiveTrack:
     track_id: int
@@ -72,6 +81,7 @@ class MultiTracker:
         self._next_id = 0
         self._last_detection_frame: int | None = None
         self._shot_searches = [0]  # detector frames per shot, in order
+        self._frames_stepped = 0
 
     def cut(self) -> None:
         """A new shot starts with the next frame: no live track continues into it."""
@@ -83,10 +93,11 @@ class MultiTracker:
     def step(self, frame_id: int, detections: Detections | None) -> None:
         """Advance every track one frame; associate `detections` (None: detector skipped this frame)."""
         predicted = [track.kalman.predict() for track in self._live]
+        self._frames_stepped += 1
         if detections is None:
             return
         self._shot_searches[-1] += 1
-        boxes = xyxy_to_cxcywh(detections.boxes)
+        boxes = square_boxes(xyxy_to_cxcywh(detections.boxes))
         unmatched = np.arange(len(boxes))
         # Matching cascade: tracks seen at the previous detector frame first, then those in a gap,
         # so a coasting track cannot take a detection from a track that is plainly there.
@@ -171,7 +182,7 @@ class MultiTracker:
             logger.warning("%d track(s) shorter than TRACKER.MIN_TRACK_LEN=%d frames dropped", len(tracks) - len(kept), min_len)
         short = int(round(float(self.cfg.SHORT_TRACK_SECONDS) * self.fps))
         n_short = sum(len(t) < short for t in kept)
-        if n_short:
+        if n_short and self._frames_stepped >= short:  # in a shorter input every track is short
             logger.warning("%d short track(s) (< %d frames) kept; set TRACKER.MIN_TRACK_LEN to drop them", n_short, short)
         for new_id, track in enumerate(kept):
             track.track_id = new_id
@@ -195,8 +206,8 @@ class TrackingResult:
 
 
 def track_video(source: VideoSource, detector, cfg) -> TrackingResult:
-    """Stream `source` once: detect people every cfg.TRACKER.DETECT_STRIDE frames (in batches of
-    cfg.TRACKER.BATCH_SIZE frames), cut tracks at shot boundaries (judged on the detector frames),
+    """Stream `source` once: detect people every cfg.TRACKER.DETECT_STRIDE frames and on the last
+    (in batches of cfg.TRACKER.BATCH_SIZE frames), cut tracks at shot boundaries (judged on the detector frames),
     track, and return the tracks. Holds at most one batch of frames.
 
     Raises InputError when nobody is found in the whole video.
@@ -218,12 +229,16 @@ def track_video(source: VideoSource, detector, cfg) -> TrackingResult:
             tracker.step(frame_id, next(results) if frame is not None else None)
         pending.clear()
 
+    frame = None
     for frame_id, frame in source.frames():
         detect_here = frame_id % stride == 0
         pending.append((frame_id, frame if detect_here else None))
         n_detected += detect_here
         if sum(f is not None for _, f in pending) >= batch_size:
             flush()
+    if pending and pending[-1][1] is None:  # the last frame is always searched: tracks reach the end
+        pending[-1] = (pending[-1][0], frame)
+        n_detected += 1
     flush()
     if n_cuts:
         logger.info("%s: %d shot cut(s); no track continues across one", source.path.name, n_cuts)
