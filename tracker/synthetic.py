@@ -27,10 +27,17 @@ class Walker:
     side: float
     occluded: tuple[int, int] | None = None  # frames [a, b) with no detection
     crouch: tuple[int, int, float] | None = None  # frames [a, b): down and up again, by this fraction of the height
+    via: tuple[int, tuple[float, float]] | None = None  # (frame, point): walks start -> point -> end
 
     def centre(self, frame_id: int) -> np.ndarray:
-        alpha = (frame_id - self.first) / max(self.last - self.first, 1)
-        return (1 - alpha) * np.asarray(self.start, float) + alpha * np.asarray(self.end, float)
+        (first, start), (last, end) = (self.first, self.start), (self.last, self.end)
+        if self.via is not None:
+            if frame_id < self.via[0]:
+                last, end = self.via
+            else:
+                first, start = self.via
+        alpha = (frame_id - first) / max(last - first, 1)
+        return (1 - alpha) * np.asarray(start, float) + alpha * np.asarray(end, float)
 
     def box(self, frame_id: int) -> np.ndarray:
         """(cx, cy, w, h) at `frame_id`: square when standing; crouching lowers the top, feet fixed."""
@@ -94,7 +101,8 @@ class Scene:
 
 def scenarios() -> dict[str, Scene]:
     """Named scenes: crossing paths, a 5-frame occlusion, people entering and leaving, a crowd, a
-    10-frame occlusion by a passer-by, crouching and standing up, a fast camera pan."""
+    10-frame occlusion by a passer-by, crouching and standing up, leaving and coming back, a fast
+    camera pan."""
     return {
         "crossing": Scene(60, [Walker(0, 59, (100, 240), (540, 240), 100), Walker(0, 59, (540, 250), (100, 250), 100)]),
         "occlusion_5_frames": Scene(60, [Walker(0, 59, (100, 200), (500, 260), 90, occluded=(25, 30)),
@@ -109,6 +117,10 @@ def scenarios() -> dict[str, Scene]:
                                           Walker(0, 59, (560, 270), (40, 270), 160)]),
         "crouch_stand": Scene(60, [Walker(0, 59, (150, 280), (250, 280), 200, crouch=(10, 40, 0.45)),
                                    Walker(0, 59, (480, 260), (440, 260), 180, crouch=(20, 50, 0.35))]),
+        # Walks out of the right edge, hidden for 4 frames, turns back in: reappears where it left, not
+        # where its motion led.
+        "leave_reenter": Scene(60, [Walker(0, 59, (400, 240), (300, 240), 100, occluded=(28, 32), via=(30, (700, 240))),
+                                    Walker(0, 59, (100, 300), (200, 300), 90)]),
         # 20 px per frame for 20 frames (half a box width between detector frames at stride 3), then still.
         "camera_pan": Scene(60, [Walker(0, 59, (300, 250), (340, 250), 120), Walker(0, 59, (450, 260), (420, 260), 110)],
                             pan=(15, 35, 20.0), size=(1200, 480)),

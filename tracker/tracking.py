@@ -114,7 +114,11 @@ class MultiTracker:
         if not group or not len(unmatched):
             return unmatched
         pred = np.array([predicted[i] for i in group])
-        iou = pairwise_iou(cxcywh_to_xyxy(pred), cxcywh_to_xyxy(boxes[unmatched]))
+        last = np.array([self._live[i].boxes[-1] for i in group])
+        detected = cxcywh_to_xyxy(boxes[unmatched])
+        # Overlap with the prediction or with where the person was last seen: someone who turns
+        # back while hidden (or out of the frame) reappears near the latter, not the former.
+        iou = np.maximum(pairwise_iou(cxcywh_to_xyxy(pred), detected), pairwise_iou(cxcywh_to_xyxy(last), detected))
         d2 = np.stack([self._live[i].kalman.centre_mahalanobis(boxes[unmatched, :2]) for i in group])
         # A one-detection track has no velocity yet: its motion gate would be wide open, so it
         # may only continue by overlap (keeps random false positives from chaining up).
