@@ -149,3 +149,19 @@ def test_a_narrow_walking_person_keeps_their_first_detection():
     per_frame = [(f, _detections([250 + 8 * f, 220, 277 + 8 * f, 310]) if f % 3 == 0 else None) for f in range(30)]
     (track,) = track_detections(per_frame, get_cfg_defaults(), 10.0)
     assert (track.frame_ids[0], track.frame_ids[-1]) == (0, 27)
+
+
+def test_a_track_never_seen_clearly_is_an_object():
+    """A static box scoring 0.35 on every search (vtest's bin) is dropped; a person scoring 0.35 on
+    most searches and 0.7 once is kept; in a photo (one search) 0.35 alone is enough."""
+    cfg = get_cfg_defaults()
+    assert cfg.TRACKER.CENTERNET_THRESHOLD < 0.35 < cfg.TRACKER.MIN_PEAK_SCORE < 0.7
+    bin_box, person = [170, 250, 185, 275], [300, 100, 340, 220]
+    per_frame = []
+    for f in range(10):
+        boxes = np.array([bin_box, person], np.float32)
+        per_frame.append((f, Detections(boxes, np.array([0.35, 0.7 if f == 5 else 0.35], np.float32))))
+    tracks = track_detections(per_frame, cfg, FPS)
+    assert [t.bboxes[0, 0].round() for t in tracks] == [320]
+    photo = track_detections([(0, Detections(np.array([bin_box], np.float32), np.array([0.35], np.float32)))], cfg, FPS)
+    assert len(photo) == 1

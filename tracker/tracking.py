@@ -156,12 +156,23 @@ class MultiTracker:
         if len(observed) < len(candidates):
             logger.info("%d track(s) with fewer than TRACKER.MIN_DETECTIONS=%d detections dropped as noise",
                         len(candidates) - len(observed), int(self.cfg.MIN_DETECTIONS))
-        tracks = [self._densify(t) for t in observed]
+        confirmed = [t for t in observed if self._confirmed(t)]
+        if len(confirmed) < len(observed):
+            logger.info("%d track(s) never detected with a score of TRACKER.MIN_PEAK_SCORE=%.2f dropped "
+                        "(objects)", len(observed) - len(confirmed), float(self.cfg.MIN_PEAK_SCORE))
+        tracks = [self._densify(t) for t in confirmed]
         return self._filter_length(tracks)
 
     def _detections_needed(self, track: _LiveTrack) -> int:
         """MIN_DETECTIONS, or fewer when the track's shot was searched fewer times (a photo: once)."""
         return min(int(self.cfg.MIN_DETECTIONS), self._shot_searches[track.shot])
+
+    def _confirmed(self, track: _LiveTrack) -> bool:
+        """Whether the track reached MIN_PEAK_SCORE once: over many searches a person is seen clearly
+        at least once, an object never is. A shot searched fewer than MIN_DETECTIONS times (a
+        photo) has no such evidence: the detector's own threshold decides there."""
+        searched_enough = self._shot_searches[track.shot] >= int(self.cfg.MIN_DETECTIONS)
+        return not searched_enough or max(track.scores) >= float(self.cfg.MIN_PEAK_SCORE)
 
     def _densify(self, live: _LiveTrack) -> Track:
         """Every frame from first to last observation: observed boxes, linear interpolation in the
