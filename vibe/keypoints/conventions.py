@@ -168,6 +168,37 @@ PENNACTION13 = (
     "left_ankle", "right_ankle",
 )
 
+# CMU motion capture (vibe.data.mocap), one convention per skeleton of the shared data. Shared
+# names where the point is the same joint (the hip, knee and ankle joint centres, "left_foot" =
+# the ball of the foot and "left_toe" = the toe tip as in MPII3D28, shoulder, elbow, wrist);
+# "cmu_<bone>_end" = where that ASF bone ends, "cmu_root" = the ASF root (10 cm above the hip
+# joints, not the annotated pelvis); "cmu_bvh_*" = BVH joint origins with no shared name.
+# The readers' docstrings say which native point each name is.
+CMU_ASF31 = (
+    "cmu_root",
+    "left_hip", "left_knee", "left_ankle", "left_foot", "left_toe",
+    "right_hip", "right_knee", "right_ankle", "right_foot", "right_toe",
+    "cmu_lowerback_end", "cmu_upperback_end", "cmu_thorax_end", "cmu_lowerneck_end", "cmu_upperneck_end",
+    "cmu_head_end",
+    "left_shoulder", "left_elbow", "left_wrist",
+    "cmu_lwrist_end", "cmu_lhand_end", "cmu_lfingers_end", "cmu_lthumb_end",
+    "right_shoulder", "right_elbow", "right_wrist",
+    "cmu_rwrist_end", "cmu_rhand_end", "cmu_rfingers_end", "cmu_rthumb_end",
+)
+
+# The expmap set's skeleton: the ASF points less the thorax's and the wrist bones' ends, which
+# coincide with the points before them there (zero-length bones, see vibe.data.mocap.expmap).
+CMU_EXPMAP28 = tuple(name for name in CMU_ASF31
+                     if name not in ("cmu_thorax_end", "cmu_lwrist_end", "cmu_rwrist_end"))
+
+CMU_BVH25 = (
+    "pelvis", "cmu_bvh_abdomen", "cmu_bvh_chest", "cmu_bvh_neck", "cmu_bvh_head", "left_eye", "right_eye",
+    "cmu_bvh_lcollar", "left_shoulder", "left_elbow", "left_wrist",
+    "cmu_bvh_rcollar", "right_shoulder", "right_elbow", "right_wrist",
+    "cmu_bvh_lbuttock", "left_hip", "left_knee", "left_ankle", "left_foot",
+    "cmu_bvh_rbuttock", "right_hip", "right_knee", "right_ankle", "right_foot",
+)
+
 CONVENTIONS: dict[str, tuple[str, ...]] = {
     "spin49": SPIN49,
     "smpl24": SMPL24,
@@ -186,6 +217,9 @@ CONVENTIONS: dict[str, tuple[str, ...]] = {
     "staf21": STAF21,
     "posetrack17": POSETRACK17,
     "pennaction13": PENNACTION13,
+    "cmu_asf31": CMU_ASF31,
+    "cmu_expmap28": CMU_EXPMAP28,
+    "cmu_bvh25": CMU_BVH25,
 }
 
 # Same point in the OpenPose and annotated families; used only with fill_equivalent=True.
