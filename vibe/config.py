@@ -43,6 +43,11 @@ _C.KEYPOINTS = CN()
 _C.KEYPOINTS.BBOX_SCALE = 1.4  # keypoint crop side = box side x this (BlazePose wants margin; BENCHMARKS.md)
 _C.KEYPOINTS.NUM_THREADS = 2  # LiteRT CPU threads
 _C.KEYPOINTS.MIN_PERSON_SCORE = 0.5  # below: no person in the crop (mediapipe's threshold)
+# Two tracks' keypoints whose median distance is under this x the box side show one person
+# (vibe/keypoints/ownership.py); the track whose box is centred on them keeps them. Joints count
+# when confident (>= OWNERSHIP_MIN_CONFIDENCE) in both.
+_C.KEYPOINTS.SAME_PERSON_SEPARATION = 0.1
+_C.KEYPOINTS.OWNERSHIP_MIN_CONFIDENCE = 0.5
 
 # Camera conventions.
 _C.CAMERA = CN()

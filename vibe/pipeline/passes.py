@@ -49,7 +49,8 @@ def tracking_pass(source: VideoSource, detector, cfg, progress: bool = True) -> 
 @dataclass
 class CropOutputs:
     """Per track id: `features` (n, 2048) float32, `keypoints` (n, 49, 3) spin49 image px +
-    confidence, `person_scores` (n,) BlazePose's person probability, `seen` (n,) bool frames the
+    confidence, `person_scores` (n,) BlazePose's person probability (after the run: 0 where the
+    crop's person belongs to another track, vibe/keypoints/ownership.py), `seen` (n,) bool frames the
     second pass decoded (False where a frame failed to decode on this pass)."""
 
     features: dict[int, np.ndarray] = field(default_factory=dict)

@@ -34,6 +34,7 @@ from vibe.errors import InputError, OutputError
 from vibe.fitting.parallel import FitCamera, FitJob, fit_tracks, worker_count
 from vibe.fitting.smplify import FitInit
 from vibe.io.results import TrackResult, save_results
+from vibe.keypoints.ownership import release_shared_people
 from vibe.pipeline.cache import CACHE_DIR_NAME, StageCache, file_fingerprint, stage_key
 from vibe.pipeline.options import MethodChoice, RunOptions, build_config, choose_method
 from vibe.pipeline.passes import CropOutputs, crop_pass, tracking_pass
@@ -302,8 +303,12 @@ class _Run:
                 self.cache.save(stage, keys[stage], features if stage == "features" else keypoints)
         self.crop_keys = keys
         seen = features["seen"] if "features" in keys else keypoints["seen"]
-        return CropOutputs(features.get("features", {}), keypoints.get("keypoints", {}), keypoints.get("scores", {}),
-                           seen)
+        person_scores = keypoints.get("scores", {})
+        if person_scores:
+            person_scores = release_shared_people(tracks, keypoints["keypoints"], person_scores,
+                                                  float(cfg.KEYPOINTS.SAME_PERSON_SEPARATION),
+                                                  float(cfg.KEYPOINTS.OWNERSHIP_MIN_CONFIDENCE))
+        return CropOutputs(features.get("features", {}), keypoints.get("keypoints", {}), person_scores, seen)
 
     # ------------------------------------------------------------------ reconstruction
 
