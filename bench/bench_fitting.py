@@ -10,8 +10,14 @@ and seconds per frame; per track also the final objective per frame. `--start tr
 fit from the truth: comparing its objectives with the default run's tells a search failure (the
 truth's basin is lower) from an objective that prefers the wrong pose.
 
+`--real N` adds N real motions: windows of sequences of the motion library's test split
+(`mocap_test_db.pt`, tools/preprocess.py mocap: CMU motion capture retargeted onto the body, in
+the subject's own shape), seen by the same cameras; `--motions` then filters procedural ones
+(`--motions` with no name runs the real ones alone).
+
     .venv/bin/python bench/bench_fitting.py [--frames 60] [--threads 1] [--noise clean] [--smoothing on]
         [--tracks] [--start truth] [--cfg configs/precise_keypoints.yaml] [--opts FITTING.KEY VALUE ...]
+        [--real 8 --db data/vibe_db]
 """
 from __future__ import annotations
 
@@ -30,7 +36,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from vibe.body.motions import MOTIONS, place_in_camera  # noqa: E402
+from vibe.body.motions import MOTIONS, Motion, place_in_camera  # noqa: E402
 from vibe import metrics  # noqa: E402
 from vibe.body import OPEN_BODY_PATH, load_open_body, load_smpl  # noqa: E402
 from vibe.config import load_config  # noqa: E402
@@ -77,11 +83,44 @@ def generated_body(folder: Path):
     return load_smpl(write_smpl_file(folder / "SMPL_NEUTRAL.npz", arrays))
 
 
-def synthesise(body, motion_name, frames, distance, angles, rng):
+@dataclass
+class Scene:
+    """A motion to fit: procedural (betas None: random per track) or from the library (its betas)."""
+
+    motion: Motion
+    betas: np.ndarray | None = None
+
+
+def library_scenes(body, db_dir: Path, count: int, frames: int) -> list[Scene]:
+    """`count` real motions from the library's test split: windows of `frames` frames from the
+    middle of sequences spread evenly over the (sorted) names long enough to hold them, each with
+    its retargeted shape; root = the pelvis trajectory in the capture's world (y up)."""
+    import joblib
+
+    from vibe.data.vibe_db import db_path
+
+    library = joblib.load(db_path(db_dir, "mocap", "test"))
+    names, starts, lengths = np.unique(library["vid_name"], return_index=True, return_counts=True)
+    usable = [(name, start, length) for name, start, length in zip(names, starts, lengths) if length >= frames]
+    picked = [usable[int(i)] for i in np.linspace(0, len(usable) - 1, min(count, len(usable)))]
+    scenes = []
+    for name, start, length in picked:
+        rows = slice(start + (length - frames) // 2, start + (length - frames) // 2 + frames)
+        theta, transl = library["theta"][rows], library["transl"][rows]
+        pose, betas = theta[:, :72], theta[0, 72:]
+        with torch.no_grad():
+            rest = body(*(torch.zeros(1, n) for n in (3, 69)), torch.as_tensor(betas[None])).smpl_joints[0, 0]
+        scenes.append(Scene(Motion(str(name), pose.astype(np.float64), transl + rest.numpy()), betas))
+    return scenes
+
+
+def synthesise(body, scene: Scene, distance, angles, rng):
     """Truth joints (T, 49, 3) without translation, clean keypoints (T, 49, 3) px + conf, and the
     truth as a fitting start (FitInit: pose (T, 72), betas (10,), camera translation (T, 3))."""
-    pose, root = place_in_camera(MOTIONS[motion_name](frames), distance, *angles)
-    betas = torch.as_tensor(rng.normal(scale=1.0, size=(1, 10)), dtype=torch.float32)
+    pose, root = place_in_camera(scene.motion, distance, *angles)
+    frames = len(pose)
+    shape = rng.normal(scale=1.0, size=(1, 10)) if scene.betas is None else scene.betas[None]
+    betas = torch.as_tensor(shape, dtype=torch.float32)
     pose_t = torch.as_tensor(pose, dtype=torch.float32)
     with torch.no_grad():
         out = body(pose_t[:, :3], pose_t[:, 3:], betas.expand(frames, -1))
@@ -126,6 +165,8 @@ def main() -> None:
                              "objective's own minimum near the truth costs, apart from the search)")
     parser.add_argument("--cfg", help="YAML config over the defaults, e.g. configs/precise_keypoints.yaml")
     parser.add_argument("--opts", nargs="*", default=[], help="config overrides, e.g. FITTING.FLIP_AFTER_STAGES []")
+    parser.add_argument("--real", type=int, default=0, help="also fit this many real motions from mocap_test_db.pt")
+    parser.add_argument("--db", type=Path, help="folder of mocap_test_db.pt (default TRAIN.DB_DIR)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cfg = load_config(args.cfg, args.opts)
@@ -139,12 +180,15 @@ def main() -> None:
           f"skins {fitters[True].joints_model.num_pairs} (point, joint) pairs); {platform.processor() or platform.machine()}, "
           f"torch {torch.__version__}, {args.threads} thread(s); {args.frames} frames per track, "
           f"{WIDTH}x{HEIGHT}, focal = diagonal")
-    scenes = list(itertools.product(args.motions, DISTANCES, CAMERA_ANGLES))
+    motions = [Scene(MOTIONS[name](args.frames)) for name in args.motions]
+    if args.real:
+        motions += library_scenes(body, args.db or Path(cfg.TRAIN.DB_DIR), args.real, args.frames)
+    scenes = list(itertools.product(motions, DISTANCES, CAMERA_ANGLES))
     for noise, smooth in runs:
         results, seconds = [], 0.0
-        for index, (motion, distance, angles) in enumerate(scenes):
+        for index, (scene, distance, angles) in enumerate(scenes):
             rng = np.random.default_rng(index)
-            truth, clean, truth_start = synthesise(body, motion, args.frames, distance, angles, rng)
+            truth, clean, truth_start = synthesise(body, scene, distance, angles, rng)
             keypoints = corrupt(clean, noise, rng)
             start = time.perf_counter()
             init = truth_start if args.start == "truth" else None
@@ -152,7 +196,7 @@ def main() -> None:
             seconds += time.perf_counter() - start
             results.append(evaluate(result.joints3d, truth))
             if args.tracks or (noise.name == "clean" and smooth):
-                print(f"  {motion:10s} {distance:4.0f} m  elev {angles[0]:3.0f} az {angles[1]:3.0f}: "
+                print(f"  {scene.motion.name:10s} {distance:4.0f} m  elev {angles[0]:3.0f} az {angles[1]:3.0f}: "
                       f"MPJPE {results[-1][0]:6.1f}  PA-MPJPE {results[-1][1]:6.1f}  ACCEL_ERR {results[-1][2]:5.2f}  "
                       f"objective/frame {diagnostics.stage_losses[-1] / args.frames:7.2f}")
         mean = np.mean(results, axis=0)

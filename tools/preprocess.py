@@ -5,16 +5,19 @@
   python tools/preprocess.py 3dpw --src data/3dpw --out data/vibe_db [--split train val test]
   python tools/preprocess.py insta --src data/insta_variety --out data/vibe_db
   python tools/preprocess.py mpii3d --src data/mpi_inf_3dhp --out data/vibe_db [--split train val]
+  python tools/preprocess.py mocap --src ../shared/mocap --out data/vibe_db   # BVH, ASF/AMC, expmap: our motion library
 
 Work goes sequence by sequence into partial files under <out>/.preprocess_work; an interrupted
 run picks up where it stopped. 3DPW, InstaVariety and MPI-INF-3DHP need spin_model_checkpoint.pth.tar
-(features), and 3DPW an SMPL model (joints), from the data dir (--data_dir, $VIBE_DATA_DIR, else data/vibe_data)."""
+(features), and 3DPW an SMPL model (joints), from the data dir (--data_dir, $VIBE_DATA_DIR, else data/vibe_data).
+mocap retargets onto the body model BODY.MODEL picks (SMPL when in the data dir, else the open body)
+and writes mocap_train_db.pt and mocap_test_db.pt (split by subject: docs/motion_library.md)."""
 import argparse
 import sys
 
 from vibe.cli_support import add_config_arguments, config_from_args, run_cli, setup_logging
 
-DATASETS = ("amass", "3dpw", "insta", "mpii3d")
+DATASETS = ("amass", "3dpw", "insta", "mpii3d", "mocap")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,11 +26,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--src", required=True, help="the unpacked release (AMASS: folder of .npz; 3DPW: the folder "
                                                      "holding sequenceFiles/ and imageFiles/; InstaVariety: the "
                                                      "folder holding train/*.tfrecord; MPI-INF-3DHP: the folder "
-                                                     "holding S1..S8/ and mpi_inf_3dhp_test_set/)")
+                                                     "holding S1..S8/ and mpi_inf_3dhp_test_set/; mocap: any "
+                                                     "folder of .bvh, ASF/AMC or expmap .txt files)")
     parser.add_argument("--out", help="output folder (default TRAIN.DB_DIR, data/vibe_db)")
     parser.add_argument("--split", nargs="+",
                         help="splits to write (3dpw: train val test; mpii3d: train val; default all)")
-    parser.add_argument("--fps", type=float, help="AMASS target frame rate (default PREPROCESS.AMASS_FPS, 25)")
+    parser.add_argument("--fps", type=float, help="AMASS and mocap target frame rate (default PREPROCESS.AMASS_FPS, 25)")
     parser.add_argument("--data_dir", help="VIBE's vibe_data folder (SMPL, spin_model_checkpoint.pth.tar)")
     parser.add_argument("--spin_checkpoint", help="SPIN checkpoint for the features (default <data_dir>/MODEL.SPIN_CHECKPOINT)")
     add_config_arguments(parser, "PREPROCESS.KEEP_PARTS True")
@@ -55,6 +59,16 @@ def main(argv=None) -> int:
         preprocess_amass(args.src, out_dir, cfg)
         return 0
     import torch
+
+    if args.dataset == "mocap":
+        from vibe.body import load_body_model
+        from vibe.data.preprocess.mocap import preprocess_mocap
+
+        if cfg.NUM_THREADS:
+            torch.set_num_threads(int(cfg.NUM_THREADS))
+        preprocess_mocap(args.src, out_dir, load_body_model(resolve_data_dir(args.data_dir, cfg), cfg.BODY.GENDER,
+                                                            cfg.BODY.MODEL), cfg)
+        return 0
 
     from vibe.body import load_body_model
     from vibe.data.preprocess.features import load_feature_extractor

@@ -130,7 +130,10 @@ _C.MODEL.COMPILE_BACKBONE = False  # torch.compile the frozen ResNet-50: ~1.8x o
 
 # Fitting path (temporal SMPLify).
 _C.FITTING = CN()
-_C.FITTING.GMM_PRIOR = "gmm_08.pkl"  # relative to DATA_DIR; own prior when absent
+_C.FITTING.GMM_PRIOR = "gmm_08.pkl"  # relative to DATA_DIR; when absent: BUNDLED_PRIOR
+# Pose prior without the user's gmm_08.pkl: a GMM in vibe/fitting/assets (tools/fit_pose_prior.py,
+# learned from the CMU motion library), or "" for the hand-made prior (OWN_PRIOR_* below).
+_C.FITTING.BUNDLED_PRIOR = ""
 # Processes fitting tracks in parallel (each on one torch thread): 0 = one per CPU core when a
 # video has several tracks; 1 = all in the main process. Always 1 on a GPU.
 _C.FITTING.WORKERS = 0

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from vibe.data.loaders import MixedBatches, TrainBatch, concat
-from vibe.data.vibe_db import Dataset3D, open_dataset
+from vibe.data.vibe_db import Dataset3D, db_path, motion_source, open_dataset
 from vibe.errors import AssetError, InputError, VibeError
 from vibe.evaluation import evaluate_generator
 from vibe.io.atomic import atomic_path, write_bytes_atomic
@@ -202,8 +202,10 @@ class Trainer:
             return concat([open_dataset(name, t.DB_DIR, "train", t.SEQLEN, float(t.OVERLAP.get(name, 0.0)),
                                         t.DB_BBOX_SCALE) for name in names])
 
+        motion = motion_source(t.DB_DIR)
+        log.info("real motion for the discriminator: %s", db_path(t.DB_DIR, motion, "train"))
         return MixedBatches(datasets(t.DATASETS_2D), datasets(t.DATASETS_3D),
-                            open_dataset("amass", t.DB_DIR, "train", t.SEQLEN, 0.0), t.BATCH_SIZE,
+                            open_dataset(motion, t.DB_DIR, "train", t.SEQLEN, 0.0), t.BATCH_SIZE,
                             t.DATA_2D_RATIO, t.ITERS_PER_EPOCH, self.cfg.SEED, self.dist.rank, self.dist.world_size)
 
     def _open_val(self) -> Dataset3D:

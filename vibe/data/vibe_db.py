@@ -42,8 +42,10 @@ DB_FILES = {
     "mpii3d": "mpii3d_{split}_db.pt",
     "insta": "insta_train_db.h5",
     "amass": "amass_db.pt",
+    "mocap": "mocap_{split}_db.pt",  # our motion library (tools/preprocess.py mocap), amass_db.pt's layout
 }
-SPLITS = {"3dpw": ("train", "val", "test"), "mpii3d": ("train", "val"), "insta": ("train",), "amass": ("train",)}
+SPLITS = {"3dpw": ("train", "val", "test"), "mpii3d": ("train", "val"), "insta": ("train",), "amass": ("train",),
+          "mocap": ("train", "test")}
 # VIBE cut the crops its features came from at 1.2 x the stored box side (transfrom_keypoints).
 DB_BBOX_SCALE = 1.2
 INSTA_CROP_SIZE = 224  # InstaVariety keypoints are pixels of this crop
@@ -60,11 +62,12 @@ _REQUIRED = {
     "mpii3d": ("vid_name", "frame_id", "features", "joints2D", "joints3D", "bbox"),
     "insta": ("vid_name", "frame_id", "features", "joints2D"),
     "amass": ("vid_name", "theta"),
+    "mocap": ("vid_name", "theta"),
 }
 
 
 def db_path(db_dir: str | Path, name: str, split: str = "train") -> Path:
-    """The file of dataset `name` ('3dpw', 'mpii3d', 'insta', 'amass') and `split` in `db_dir`."""
+    """The file of dataset `name` ('3dpw', 'mpii3d', 'insta', 'amass', 'mocap') and `split` in `db_dir`."""
     if name not in DB_FILES:
         raise InputError(f"unknown dataset {name!r}; use one of {', '.join(DB_FILES)}")
     if split not in SPLITS[name]:
@@ -241,18 +244,19 @@ class InstaVariety(WindowedDB):
 
 
 class Amass(WindowedDB):
-    """AMASS motion windows for the motion discriminator: `motion (T, 69)` body pose (no root).
+    """Motion windows for the motion discriminator: `motion (T, 69)` body pose (no root), from
+    AMASS (`amass_db.pt`) or our motion library (`mocap_{split}_db.pt`, the same layout).
 
     VIBE cuts them without overlap (stride = seqlen)."""
 
     name = "amass"
 
-    def __init__(self, db_dir: str | Path, seqlen: int):
-        path = db_path(db_dir, "amass")
-        db = read_joblib_db(path, _REQUIRED["amass"])
+    def __init__(self, db_dir: str | Path, seqlen: int, source: str = "amass", split: str = "train"):
+        path = db_path(db_dir, source, split)
+        db = read_joblib_db(path, _REQUIRED[source])
         if db["theta"].ndim != 2 or db["theta"].shape[1] != AMASS_THETA_DIM:
             raise AssetError(f"{path}: theta has shape {db['theta'].shape}, expected (N, {AMASS_THETA_DIM})")
-        super().__init__(db, seqlen, 0.0, "amass")
+        super().__init__(db, seqlen, 0.0, source)
 
     def sample(self, rows: slice) -> dict[str, np.ndarray]:
         return {"motion": self.db["theta"][rows, ROOT_DIM:POSE_DIM]}
@@ -260,10 +264,19 @@ class Amass(WindowedDB):
 
 def open_dataset(name: str, db_dir: str | Path, split: str, seqlen: int, overlap: float,
                  bbox_scale: float = DB_BBOX_SCALE) -> WindowedDB:
-    """The windowed dataset `name` ('3dpw', 'mpii3d', 'insta', 'amass') of `split`."""
+    """The windowed dataset `name` ('3dpw', 'mpii3d', 'insta', 'amass', 'mocap') of `split`."""
     if name in ("3dpw", "mpii3d"):
         return Dataset3D(name, db_dir, split, seqlen, overlap, bbox_scale)
     db_path(db_dir, name, split)  # validates name and split
     if name == "insta":
         return InstaVariety(db_dir, seqlen, overlap)
-    return Amass(db_dir, seqlen)
+    return Amass(db_dir, seqlen, name, split)
+
+
+def motion_source(db_dir: str | Path) -> str:
+    """Where the discriminator's real motion comes from: AMASS when `amass_db.pt` is in `db_dir`,
+    else our motion library when `mocap_train_db.pt` is (tools/preprocess.py mocap), else 'amass'
+    (whose missing file then gives the error that says what to get)."""
+    if db_path(db_dir, "amass").is_file() or not db_path(db_dir, "mocap", "train").is_file():
+        return "amass"
+    return "mocap"

@@ -26,6 +26,7 @@ BODY_POSE_DIM = 69
 NUM_BODY_JOINTS = BODY_POSE_DIM // 3
 _ANGLE_SQ_FLOOR = 1e-12  # keeps the sqrt's gradient finite at the rest pose
 GMM_KEYS = ("means", "covars", "weights")
+BUNDLED_PRIOR_DIR = Path(__file__).resolve().parent / "assets"  # tools/fit_pose_prior.py writes here
 GMM_HINT = ("replace it with the copy from VIBE's vibe_data download (SMPLify's gmm_08.pkl), "
             "or remove it to use the built-in pose prior")
 
@@ -258,7 +259,9 @@ def _check_gmm_shapes(arrays: dict[str, np.ndarray], where: str) -> None:
 
 
 def load_pose_prior(fitting_cfg, data_dir: str | Path | None) -> nn.Module:
-    """GMMPosePrior from data_dir / cfg.GMM_PRIOR when that file exists, else OwnPosePrior.
+    """The fitting path's pose prior: the user's SMPLify GMM (data_dir / cfg.GMM_PRIOR) when that
+    file exists, else the bundled GMM learned from the motion library (cfg.BUNDLED_PRIOR, a file in
+    vibe/fitting/assets; "" for none), else OwnPosePrior.
 
     fitting_cfg: the FITTING section of the config. A present but broken file is an AssetError
     (silently falling back would hide that the user's prior is not used).
@@ -268,5 +271,10 @@ def load_pose_prior(fitting_cfg, data_dir: str | Path | None) -> nn.Module:
         if path.is_file():
             log.info("pose prior: SMPLify GMM from %s", path)
             return GMMPosePrior(**read_gmm_file(path))
-        log.info("pose prior: %s not in %s; using the built-in prior", fitting_cfg.GMM_PRIOR, data_dir)
+        log.info("pose prior: %s not in %s", fitting_cfg.GMM_PRIOR, data_dir)
+    if fitting_cfg.BUNDLED_PRIOR:
+        path = BUNDLED_PRIOR_DIR / fitting_cfg.BUNDLED_PRIOR
+        log.info("pose prior: the bundled GMM %s (learned from CMU motion capture)", path.name)
+        return GMMPosePrior(**read_gmm_file(path))
+    log.info("pose prior: the built-in prior")
     return OwnPosePrior(fitting_cfg.OWN_PRIOR_SIGMA_SCALE, fitting_cfg.OWN_PRIOR_LIMIT, fitting_cfg.OWN_PRIOR_LIMIT_W)
