@@ -101,3 +101,12 @@ def test_bad_arrays_are_input_errors():
         metrics.accel(np.zeros((5, 14, 2)))
     with pytest.raises(InputError, match="visible"):
         metrics.accel_error(np.zeros((5, 2, 3)), np.zeros((5, 2, 3)), visible=[1, 1, 1])
+
+
+def test_roc_auc_against_pair_counting():
+    from vibe.metrics import roc_auc
+
+    positive, negative = [0.9, 0.8, 0.4, 0.4], [0.4, 0.3, 0.1]
+    # pairs (p, n) with p > n: 0.9 and 0.8 beat all 3; each 0.4 beats 2 and ties 1 -> (3+3+2.5+2.5) / 12
+    assert roc_auc(positive, negative) == pytest.approx(11.0 / 12.0)
+    assert roc_auc([1, 2], [3, 4]) == 0.0 and roc_auc([5], [5]) == 0.5

@@ -115,3 +115,16 @@ def auc(pred, gt) -> np.ndarray:
     errors = _joint_errors_mm(pred, gt)  # (N, J)
     below = errors[..., None] < AUC_THRESHOLDS_MM  # (N, J, 31)
     return below.mean((-2, -1)) * 100.0
+
+
+def roc_auc(positive_scores, negative_scores) -> float:
+    """Area under the ROC curve of scores meant to be higher for positives: the probability that a
+    random positive outscores a random negative, ties counting half (the Mann-Whitney U statistic
+    over the product of the counts)."""
+    from scipy.stats import rankdata
+
+    positive = np.asarray(positive_scores, np.float64).ravel()
+    negative = np.asarray(negative_scores, np.float64).ravel()
+    ranks = rankdata(np.concatenate([positive, negative]))  # ties get their mean rank
+    u_statistic = ranks[:len(positive)].sum() - len(positive) * (len(positive) + 1) / 2.0
+    return float(u_statistic / (len(positive) * len(negative)))

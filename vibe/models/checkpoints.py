@@ -23,6 +23,8 @@ from vibe.device import pick_device
 from vibe.errors import AssetError
 from vibe.io.atomic import atomic_path
 from vibe.models.backbone import ResNet50Backbone
+from vibe.models.discriminator import DEFAULT_HIDDEN as DEFAULT_DISC_HIDDEN
+from vibe.models.discriminator import DEFAULT_LAYERS as DEFAULT_DISC_LAYERS
 from vibe.models.discriminator import MotionDiscriminator
 from vibe.models.generator import VibeGenerator, build_generator
 from vibe.models.regressor import Regressor
@@ -34,6 +36,7 @@ GEN_KEY = "gen_state_dict"
 DISC_KEY = "disc_motion_state_dict"
 GEN_OPT_KEY = "gen_optimizer"
 DISC_OPT_KEY = "disc_motion_optimizer"
+GRU_HIDDEN_KEY = "gru.weight_hh_l0"  # (3 H, H)
 IGNORED_PREFIXES = ("regressor.smpl.",)
 # BatchNorm counters appeared in torch 0.4.1; older files lack them and eval never reads them.
 OPTIONAL_SUFFIXES = (".num_batches_tracked",)
@@ -161,10 +164,15 @@ def load_vibe(path: str | Path, body_model: nn.Module | None = None,
 
 
 def load_motion_discriminator(path: str | Path, device: str | torch.device | None = None) -> MotionDiscriminator:
-    """VIBE's motion discriminator from `disc_motion_state_dict` (eval mode)."""
+    """A motion discriminator from `disc_motion_state_dict` (eval mode): VIBE's (1024 wide) or one
+    of other sizes (the bundled one is 256 wide), the sizes read off the GRU's weights."""
     checkpoint = _read_checkpoint(path, DISC_KEY)
-    discriminator = MotionDiscriminator()
-    _load_into(discriminator, checkpoint[DISC_KEY], f"{path} [{DISC_KEY}]")
+    state = checkpoint[DISC_KEY]
+    hidden = state.get(GRU_HIDDEN_KEY)
+    discriminator = MotionDiscriminator(
+        hidden_size=int(hidden.shape[1]) if hidden is not None else DEFAULT_DISC_HIDDEN,
+        num_layers=sum(1 for key in state if key.startswith("gru.weight_hh_l")) or DEFAULT_DISC_LAYERS)
+    _load_into(discriminator, state, f"{path} [{DISC_KEY}]")
     return _place(discriminator, device)
 
 
