@@ -251,12 +251,13 @@ class Amass(WindowedDB):
 
     name = "amass"
 
-    def __init__(self, db_dir: str | Path, seqlen: int, source: str = "amass", split: str = "train"):
+    def __init__(self, db_dir: str | Path, seqlen: int, source: str = "amass", split: str = "train",
+                 overlap: float = 0.0):
         path = db_path(db_dir, source, split)
         db = read_joblib_db(path, _REQUIRED[source])
         if db["theta"].ndim != 2 or db["theta"].shape[1] != AMASS_THETA_DIM:
             raise AssetError(f"{path}: theta has shape {db['theta'].shape}, expected (N, {AMASS_THETA_DIM})")
-        super().__init__(db, seqlen, 0.0, source)
+        super().__init__(db, seqlen, overlap, source)
 
     def sample(self, rows: slice) -> dict[str, np.ndarray]:
         return {"motion": self.db["theta"][rows, ROOT_DIM:POSE_DIM]}
@@ -270,7 +271,7 @@ def open_dataset(name: str, db_dir: str | Path, split: str, seqlen: int, overlap
     db_path(db_dir, name, split)  # validates name and split
     if name == "insta":
         return InstaVariety(db_dir, seqlen, overlap)
-    return Amass(db_dir, seqlen, name, split)
+    return Amass(db_dir, seqlen, name, split, overlap)
 
 
 def motion_source(db_dir: str | Path) -> str:
