@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from vibe.body.motions import MOTIONS  # noqa: E402
-from vibe.data.vibe_db import open_dataset  # noqa: E402
+from vibe.data.vibe_db import Amass, open_dataset  # noqa: E402
 from vibe.io.atomic import atomic_path  # noqa: E402
 from vibe.losses import discriminator_loss  # noqa: E402
 from vibe.metrics import roc_auc  # noqa: E402
@@ -143,7 +143,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
     generator = torch.Generator().manual_seed(SEED)
-    real = all_windows(open_dataset("mocap", args.db, "train", SEQLEN, WINDOW_OVERLAP))
+    real = all_windows(Amass(args.db, SEQLEN, "mocap", "train", WINDOW_OVERLAP))
     held_out = all_windows(open_dataset("mocap", args.db, "test", SEQLEN, 0.0))
     discriminator = MotionDiscriminator(hidden_size=HIDDEN, num_layers=LAYERS)
     train(discriminator, real, generator)
