@@ -21,8 +21,6 @@ import argparse
 import datetime
 import os
 import platform
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,11 +33,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench_tracker import pipeline_peak_memory, run_pipeline  # noqa: E402
 from real_media import VTEST, AnnotatedImage, coco_images, vtest_images  # noqa: E402
 from tracker.crops import keypoint_crops  # noqa: E402
 from tracker.detectors import build_detector, threshold_key  # noqa: E402
 from tracker.nms import pairwise_iou  # noqa: E402
-from tracker.tracking import cxcywh_to_xyxy, square_boxes, track_video, xyxy_to_cxcywh  # noqa: E402
+from tracker.tracking import cxcywh_to_xyxy, square_boxes, xyxy_to_cxcywh  # noqa: E402
 from tracker.video import open_video  # noqa: E402
 from vibe.config import get_cfg_defaults  # noqa: E402
 from vibe.keypoints.conventions import index_map  # noqa: E402
@@ -181,36 +180,21 @@ def letterbox_centre(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return canvas
 
 
-def track_clip(path: Path):
-    cfg = get_cfg_defaults()
-    source = open_video(path)
-    detector = build_detector(cfg)
-    start = time.perf_counter()
-    result = track_video(source, detector, cfg)
-    return result, result.decode.frames_read / (time.perf_counter() - start)
-
-
-def peak_memory(path: Path) -> float:
-    """Peak RSS (MB) of a fresh process detecting and tracking `path`."""
-    out = subprocess.run([sys.executable, __file__, "--track-only", str(path)], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
-
-
 def speed_rows(tmp: Path) -> list[tuple[str, str]]:
     rows = []
     for label, size in SPEED_SIZES.items():
         clip = scaled_clip(VTEST, tmp / f"vtest_{label}.mp4", size, SPEED_FRAMES)
-        result, fps = track_clip(clip)
+        result, fps = run_pipeline(clip)
         long_tracks = sum(len(t) >= result.info.fps for t in result.tracks)
         rows.append((f"detect + track, vtest scaled to {label} ({SPEED_FRAMES} frames)",
                      f"{fps:.1f} frames/s, {len(result.tracks)} tracks ({long_tracks} >= 1 s)"))
-    rows.append(("peak RSS, detect + track at 3840x2160", f"{peak_memory(tmp / 'vtest_3840x2160.mp4'):.0f} MB"))
+    rows.append(("peak RSS, detect + track at 3840x2160", f"{pipeline_peak_memory(tmp / 'vtest_3840x2160.mp4'):.0f} MB"))
     from vibe.sample import make_sample_clip
 
     sample = Path(make_sample_clip(tmp / "sample.mp4"))
     for label, size in SAMPLE_SIZES.items():
         clip = sample if size is None else scaled_clip(sample, tmp / f"sample_{size[0]}x{size[1]}.mp4", size)
-        result, fps = track_clip(clip)
+        result, fps = run_pipeline(clip)
         long_tracks = sum(len(t) >= result.info.fps for t in result.tracks)
         rows.append((f"built-in sample (1 person), {label}: tracks (>= 1 s)", f"{len(result.tracks)} ({long_tracks}), {fps:.1f} frames/s"))
     return rows
@@ -221,13 +205,8 @@ def main() -> None:
     parser.add_argument("--detectors", nargs="+", default=["centernet", "centernet@0.2", "centernet@0.4", "blazepose", "hog"],
                         help="names, each optionally @ its score threshold (default: TRACKER.<NAME>_THRESHOLD)")
     parser.add_argument("--no-speed", action="store_true", help="only the detection table")
-    parser.add_argument("--track-only", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     cv2.setNumThreads(2)
-    if args.track_only:
-        track_clip(args.track_only)
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-        return
     from vibe.keypoints.blazepose import BlazePoseDetector
 
     keypoint_model = BlazePoseDetector(get_cfg_defaults())
