@@ -25,14 +25,11 @@ from vibe.io.video_writer import VideoWriter, check_frame, check_size
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_IMAGE_QUALITY = 95  # RENDER.IMAGE_QUALITY's default, for callers without a config
-
-
 class ImageWriter:
     """Context manager writing one (H, W, 3) uint8 RGB frame to an image file.
 
     path: output file (its suffix picks the format); size: (width, height) of the frame. `cfg`
-    supplies RENDER.IMAGE_QUALITY (JPEG quality, 0-100; DEFAULT_IMAGE_QUALITY when None).
+    supplies RENDER.IMAGE_QUALITY (JPEG quality, 0-100; the config default when None).
     """
 
     def __init__(self, path, size: tuple[int, int], cfg=None):
@@ -41,7 +38,9 @@ class ImageWriter:
         if not cv2.haveImageWriter(str(self.path)):
             raise OutputError(f"OpenCV writes no {self.path.suffix or 'suffix-less'} images ({self.path}); "
                               "name the output .jpg or .png")
-        self._quality = int(cfg.RENDER.IMAGE_QUALITY) if cfg is not None else DEFAULT_IMAGE_QUALITY
+        from vibe.config import get_cfg_defaults
+
+        self._quality = int((cfg if cfg is not None else get_cfg_defaults()).RENDER.IMAGE_QUALITY)
         self._encoded: bytes | None = None
         self.frames_written = 0
 
