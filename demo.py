@@ -1,24 +1,39 @@
 #!/usr/bin/env python
 """Video or photo -> per-person SMPL bodies, meshes, overlay and exports (a command line over
 vibe.pipeline). Results go to OUTPUT_FOLDER/<input name>/: vibe_output.pkl (VIBE's keys),
-person_<id>.npz/.glb/.bvh, <name>_vibe_result.mp4 (.jpg for a photo). A folder is one sequence of
-frames, unless its images differ in size: then each photo runs alone, results in
-OUTPUT_FOLDER/<folder name>/<photo name>/. VIBE's demo flags are accepted."""
+person_<id>.npz/.glb/.bvh, <name>_vibe_result.mp4 (.jpg for a photo). A folder of images is one
+sequence of frames, unless its images differ in size: then each photo runs alone, results in
+OUTPUT_FOLDER/<folder name>/<photo name>/. VIBE's demo flags are accepted.
+
+Batches (docs/batch.md): --video takes a folder of videos (.mp4, .mov, .avi, .mkv, ...: every
+video in it, by name) or a .txt file listing inputs, one path per line (relative to the list's
+folder; blank lines and lines starting with # ignored). Models load once; a video that fails is
+logged and the others go on; a video whose vibe_output.pkl exists is skipped (--redo runs it
+again); OUTPUT_FOLDER/batch_summary[_shard-I-of-N].csv lists video, people, frames, fps, status,
+seconds. --shard I/N splits the list over N machines. Exit code 1 when some inputs failed."""
 import argparse
 import sys
+from pathlib import Path
 
 from vibe.cli_support import add_config_arguments, run_cli, setup_logging
 
-EXIT_SOME_FAILED = 1  # several inputs ran and some failed (each logged its error)
+EXIT_SOME_FAILED = 1  # a batch ran and some of its inputs failed (each logged its error)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     io = parser.add_argument_group("input and output")
     io.add_argument("--video", "--vid_file", dest="video",
-                    help="input video file, photo (jpg, png, webp, bmp, tif) or image folder")
+                    help="input video file, photo (jpg, png, webp, bmp, tif) or image folder; or a batch: "
+                         "a folder of videos, or a .txt file listing one input path per line")
     io.add_argument("--sample", action="store_true", help="run on the built-in sample clip instead of --video")
     io.add_argument("--output_folder", default="output", help="results go to OUTPUT_FOLDER/<video name>/ (default: output)")
+    io.add_argument("--shard", metavar="I/N",
+                    help="run only shard I of N of the batch (1-based: 1/N ... N/N; input k goes to shard "
+                         "k mod N + 1, clip.mp4 and clip.mov to the same one), so N machines or array tasks split "
+                         "one list without talking to each other")
+    io.add_argument("--redo", action="store_true",
+                    help="run again the batch's inputs whose results are complete (skipped by default)")
     io.add_argument("--data_dir", help="VIBE's vibe_data folder (SMPL, checkpoints, gmm_08.pkl); "
                                        "default $VIBE_DATA_DIR, else data/vibe_data")
     io.add_argument("--no_cache", action="store_true",
@@ -67,13 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     from vibe.errors import InputError
-    from vibe.pipeline import expand_input, run, run_inputs, sample_video
+    from vibe.pipeline import (
+        BatchInput, RunOptions, expand_input, parse_shard, run, run_inputs, sample_video, select_shard,
+        summary_table_path,
+    )
+    from vibe.pipeline.options import build_config
 
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     if args.sample == bool(args.video):
         raise InputError("pass exactly one of --video FILE (or --vid_file) and --sample")
-    video = sample_video(args.output_folder) if args.sample else args.video
+    shard = parse_shard(args.shard)
     options = dict(
         method=args.method, run_smplify=args.run_smplify, tracking_method=args.tracking_method,
         render=not args.no_render, wireframe=args.wireframe, sideview=args.sideview, save_obj=args.save_obj,
@@ -83,11 +102,15 @@ def main(argv=None) -> int:
         smooth_min_cutoff=args.smooth_min_cutoff, smooth_beta=args.smooth_beta, body_model=args.body_model,
         gender=args.gender, device=args.device, data_dir=args.data_dir,
     )
+    build_config(RunOptions.from_kwargs(**options))  # a bad flag or config fails now, not after rendering the sample
+    video = sample_video(args.output_folder) if args.sample else args.video
     inputs = expand_input(video, args.output_folder)
-    if len(inputs) == 1:  # one input: its error, if any, ends the command as one line
+    if shard is None and inputs == [BatchInput(Path(video).expanduser(), Path(args.output_folder))]:
+        # one input, not a batch: it always runs, and its error, if any, ends the command as one line
         print(run(video, args.output_folder, **options).summary())
         return 0
-    batch = run_inputs(inputs, **options)
+    batch = run_inputs(select_shard(inputs, shard), redo=args.redo, table=summary_table_path(args.output_folder, shard),
+                       **options)
     print(batch.summary())
     return EXIT_SOME_FAILED if batch.failed else 0
 

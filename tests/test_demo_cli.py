@@ -3,11 +3,11 @@ and no result files. Most cases call demo.main through run_cli in-process (the s
 script runs); --help, one bad input and Ctrl-C run the real script in a subprocess."""
 import importlib.util
 import os
-import select
+import queue
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import joblib
@@ -16,6 +16,7 @@ import pytest
 
 from test_pipeline import FAST_FIT, RESULT_SUFFIXES, VTEST, WALKERS_REGION, write_clip
 from vibe.cli_support import run_cli
+from vibe.io.results import load_results
 from vibe.io.video_writer import VideoWriter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,6 +27,9 @@ VIBE_FLAGS = ("--vid_file", "--output_folder", "--tracking_method", "--detector"
 OUR_FLAGS = ("--video", "--method", "--data_dir", "--body_model", "--gender", "--device", "--cfg", "--opts",
              "--no_cache", "--sample")
 INTERRUPT_WAIT_S = 120
+# A fit far longer than the moment between its log line and the test's signal, on any machine.
+LONG_FIT = ["FITTING.WORKERS", "1", "FITTING.STAGE_ITERS", "[300, 300, 30000]", "FITTING.TOLERANCE_CHANGE", "0"]
+FITTING_STARTS = "track(s) in 1 process(es)"  # vibe.pipeline.run's line as the fits begin
 
 
 def load_demo():
@@ -90,14 +94,24 @@ def test_unusable_input_files(demo, capsys, tmp_path, name, content):
     assert name in err and not (tmp_path / "out").exists()
 
 
-def test_video_without_people(demo, capsys, tmp_path):
-    empty = tmp_path / "grey.mp4"
-    with VideoWriter(empty, 10, (160, 120)) as writer:
+def write_grey_clip(path: Path) -> Path:
+    """Four grey frames: a valid video with nobody in it."""
+    with VideoWriter(path, 10, (160, 120)) as writer:
         for _ in range(4):
             writer.write(np.full((120, 160, 3), 128, np.uint8))
-    code, err = run_demo(demo, capsys, ["--video", str(empty), "--output_folder", str(tmp_path / "out")])
-    assert_one_error_line(code, err)
-    assert "no people found" in err and not result_files(tmp_path / "out")
+    return path
+
+
+def test_video_without_people_is_an_empty_result(demo, capsys, tmp_path, caplog):
+    empty = write_grey_clip(tmp_path / "grey.mp4")
+    code = run_cli(demo.main, ["--video", str(empty), "--output_folder", str(tmp_path / "out"), "--no_render",
+                               "--no_progress"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "people: 0 (of 0 tracks)" in printed.out and "no people found" in caplog.text
+    folder = tmp_path / "out" / "grey"
+    assert load_results(folder / "vibe_output.pkl") == {}
+    assert not list(folder.glob("person_*"))
 
 
 def test_unwritable_output_folder(demo, capsys, cli_clip, tmp_path):
@@ -154,35 +168,42 @@ def test_vibe_flag_names_run(demo, capsys, cli_clip, tmp_path, tiny_smpl_dir):
     assert not (folder / "people_vibe_result.mp4").exists()  # --no_render
 
 
+def read_lines(stream, into: queue.Queue) -> None:
+    """Each line of `stream` into `into`, then None at its end."""
+    for line in stream:
+        into.put(line)
+    into.put(None)
+
+
 def test_ctrl_c_leaves_no_result_files(cli_clip, tmp_path):
-    """SIGINT during the run (while fitting the open body, seconds per track): exit 130, one
-    'error: interrupted' line, no result files."""
+    """SIGINT while fitting (a fit made long by --opts, so the signal comes while it runs): exit
+    130, one 'error: interrupted' line, no result files. stderr is read by a thread, line by line,
+    so no line is missed while waiting for the one saying fitting has begun."""
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, str(DEMO), "--video", str(cli_clip), "--output_folder", str(out),
-                             "--data_dir", str(tmp_path), "--body_model", "open", "--no_progress"],
+                             "--data_dir", str(tmp_path), "--body_model", "open", "--no_progress", "--opts", *LONG_FIT],
                             stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    lines: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=read_lines, args=(proc.stderr, lines), daemon=True)
+    reader.start()
     stderr_lines = []
-    deadline = time.monotonic() + INTERRUPT_WAIT_S
     try:
-        while time.monotonic() < deadline:  # wait until tracking is done and fitting runs
-            ready, _, _ = select.select([proc.stderr], [], [], 1.0)
-            if ready:
-                line = proc.stderr.readline()
-                stderr_lines.append(line)
-                if "track(s) found" in line or not line:
-                    break
-        assert proc.poll() is None, "".join(stderr_lines)
+        while not stderr_lines or FITTING_STARTS not in stderr_lines[-1]:
+            line = lines.get(timeout=INTERRUPT_WAIT_S)
+            assert line is not None, "demo ended before fitting:\n" + "".join(stderr_lines)
+            stderr_lines.append(line)
         proc.send_signal(signal.SIGINT)
-        _, rest = proc.communicate(timeout=INTERRUPT_WAIT_S)
+        proc.wait(timeout=INTERRUPT_WAIT_S)
     finally:
         if proc.poll() is None:
             proc.kill()
-    err = "".join(stderr_lines) + rest
+    reader.join(timeout=INTERRUPT_WAIT_S)
+    err = "".join(stderr_lines) + "".join(iter(lines.get_nowait, None))
     assert proc.returncode == 130
     assert err.strip().splitlines()[-1].startswith("error: interrupted")
     assert "Traceback" not in err
-    assert not result_files(out)
+    assert not result_files(out) and os.listdir(out) == ["people"]  # no staging folder left either
 
 
 @pytest.mark.slow

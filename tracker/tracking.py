@@ -20,7 +20,7 @@ from tracker.kalman import BoxKalman
 from tracker.nms import pairwise_iou
 from tracker.types import Detections, Track, VideoInfo
 from tracker.video import DecodeStats, VideoSource
-from vibe.errors import InputError
+from vibe.errors import NoPeopleFound
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ def track_video(source: VideoSource, detector, cfg) -> TrackingResult:
     (in batches of cfg.TRACKER.BATCH_SIZE frames), cut tracks at shot boundaries (judged on the detector frames),
     track, and return the tracks. Holds at most one batch of frames.
 
-    Raises InputError when nobody is found in the whole video.
+    Raises NoPeopleFound (an InputError, holding the empty result) when nobody is found in the whole video.
     """
     stride, batch_size = max(1, int(cfg.TRACKER.DETECT_STRIDE)), max(1, int(cfg.TRACKER.BATCH_SIZE))
     tracker = MultiTracker(cfg, source.info.fps)
@@ -259,7 +259,9 @@ def track_video(source: VideoSource, detector, cfg) -> TrackingResult:
         logger.info("%s: %d shot cut(s); no track continues across one", source.path.name, n_cuts)
     tracks = tracker.finish()
     if not tracks:
-        raise InputError(f"no people found in {source.path} ({n_detected} frames searched with the "
-                         f"{detector.name} detector); check the video or lower TRACKER.{detector.name.upper()}_THRESHOLD")
+        threshold = f"TRACKER.{detector.name.upper()}_THRESHOLD"
+        raise NoPeopleFound(f"no people found in {source.path} ({n_detected} frames searched with the {detector.name} "
+                            f"detector); check the video or lower {threshold}",
+                            TrackingResult(source.info, tracks, source.stats, n_detected))
     logger.info("%s: %d track(s) over %d frames", source.path.name, len(tracks), source.stats.frames_read)
     return TrackingResult(source.info, tracks, source.stats, n_detected)

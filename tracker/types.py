@@ -16,7 +16,9 @@ class VideoInfo:
     `width`/`height` are of the frames as delivered, i.e. after the rotation metadata (or a photo's
     EXIF orientation) is applied; `rotation` is the clockwise rotation in degrees that was applied
     to a video (0, 90, 180, 270); `n_frames` is None when the container does not say (photos and
-    image folders always know it); `kind` is what the input is: VIDEO, IMAGE or IMAGES.
+    image folders always know it); `kind` is what the input is: VIDEO, IMAGE or IMAGES. Once a
+    read finds a video ending early (a truncated file), `n_frames` counts the frames up to where
+    decoding stopped and `stated_frames` keeps the container's count (None otherwise).
     """
 
     path: Path
@@ -26,11 +28,27 @@ class VideoInfo:
     n_frames: int | None
     rotation: int = 0
     kind: str = VIDEO
+    stated_frames: int | None = None
 
     @property
     def is_still(self) -> bool:
         """One frame only (a photo, or a video or folder holding a single frame): its outputs are images."""
         return self.n_frames == 1
+
+    def describe(self) -> str:
+        """One line for people: 'video, 640x480, 50 frames at 25.000 fps (2.0 s)', with '15 of 50 frames'
+        for a file that ends early; a photo or image folder has no frame rate to tell."""
+        size = f"{self.width}x{self.height}"
+        if self.kind == IMAGE:
+            return f"photo, {size}"
+        if self.kind == IMAGES:
+            return f"image folder, {size}, {self.n_frames} images"
+        if self.n_frames is None:
+            return f"video, {size}, {self.fps:.3f} fps"
+        frames = f"{self.n_frames} frames"
+        if self.stated_frames is not None:
+            frames = f"{self.n_frames} of {self.stated_frames} frames (the file ends early)"
+        return f"video, {size}, {frames} at {self.fps:.3f} fps ({self.n_frames / self.fps:.1f} s)"
 
 
 @dataclass

@@ -7,11 +7,20 @@ CAP_PROP_ORIENTATION_AUTO is on (the default in 4.14, set explicitly here) and r
 CAP_PROP_ORIENTATION_META; the reported width/height are already those of the rotated frames.
 A photo (IMAGE_SUFFIXES) is read by OpenCV's image codecs, not FFmpeg, as a one-frame source; its
 EXIF orientation is applied as cv2.imread does. An image folder is one sequence of same-size frames.
+
+Each pass over a source decodes the same frames, so what the first complete pass finds is reported
+once, in one warning each: undecodable frames skipped, a file that ends before its stated frame
+count (`info` then counts the frames that decode), a variable frame rate. FFmpeg's and OpenCV's own
+messages (one per damaged packet in a truncated file) are kept off the terminal; set
+OPENCV_FFMPEG_LOGLEVEL (FFmpeg's numeric levels, e.g. 32 for info) to see FFmpeg's.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +30,20 @@ import cv2
 import numpy as np
 
 from tracker.types import IMAGE, IMAGES, VideoInfo
+from vibe.config import get_cfg_defaults
 from vibe.errors import InputError
 
 logger = logging.getLogger(__name__)
 
+# OpenCV's FFmpeg backend reads its log level from this variable once, when it opens its first
+# video; AV_LOG_QUIET keeps FFmpeg's per-packet complaints about a damaged file off the terminal
+# (the decoding problems are reported here, once). A level the user set is kept.
+FFMPEG_LOGLEVEL_ENV = "OPENCV_FFMPEG_LOGLEVEL"
+FFMPEG_LOG_QUIET = "-8"
+os.environ.setdefault(FFMPEG_LOGLEVEL_ENV, FFMPEG_LOG_QUIET)
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 IMAGE_FOLDER_FPS = 30.0  # photos and image folders carry no timing; callers may override via `fps`
-DEFAULT_MAX_DECODE_FAILURES = 25
 _DIGITS = re.compile(r"(\d+)")
 # JPEG markers (ITU T.81 B.1): a segment is 0xFF, a marker byte, then a 2-byte big-endian length
 # that counts itself; the entropy-coded data after the start of scan never holds 0xFF 0xD9.
@@ -37,6 +53,46 @@ JPEG_MARKER_PREFIX = 0xFF
 JPEG_SOS = 0xDA
 JPEG_MARKER_BYTES = 2
 JPEG_LENGTH_BYTES = 2
+
+
+@contextlib.contextmanager
+def _opencv_quiet():
+    """OpenCV's own warnings off (e.g. 'backend ... can't be used to capture by name' before the
+    InputError that says the same in one line); errors still show."""
+    previous = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous)
+
+
+@dataclass
+class FrameTiming:
+    """The spread of the intervals between consecutive decoded frames' timestamps (ms), to tell a
+    variable frame rate. Timestamps that do not increase (a container without them) are ignored."""
+
+    last_ms: float | None = None
+    shortest_ms: float = math.inf
+    longest_ms: float = 0.0
+    total_ms: float = 0.0
+    intervals: int = 0
+
+    def add(self, timestamp_ms: float) -> None:
+        if self.last_ms is not None and timestamp_ms > self.last_ms:
+            interval = timestamp_ms - self.last_ms
+            self.shortest_ms, self.longest_ms = min(self.shortest_ms, interval), max(self.longest_ms, interval)
+            self.total_ms += interval
+            self.intervals += 1
+        self.last_ms = timestamp_ms
+
+    def gap(self) -> None:
+        """An undecodable frame: the frames either side of it are not consecutive."""
+        self.last_ms = None
+
+    def is_variable(self, tolerance: float) -> bool:
+        """The intervals spread by more than `tolerance` x their mean."""
+        return self.intervals > 0 and self.longest_ms - self.shortest_ms > tolerance * self.total_ms / self.intervals
 
 
 @dataclass
@@ -124,10 +180,14 @@ class VideoSource:
     keeps its id and is simply absent.
     """
 
-    def __init__(self, path, fps: float | None = None, max_decode_failures: int = DEFAULT_MAX_DECODE_FAILURES):
+    def __init__(self, path, fps: float | None = None, cfg=None):
         self.path = Path(path).expanduser()
-        self.max_decode_failures = int(max_decode_failures)
+        tracker_cfg = (cfg if cfg is not None else get_cfg_defaults()).TRACKER
+        self.max_decode_failures = int(tracker_cfg.MAX_DECODE_FAILURES)
+        self.vfr_tolerance = float(tracker_cfg.VFR_TOLERANCE)
         self.stats = DecodeStats()
+        self.timing = FrameTiming()
+        self._reported = False
         if not self.path.exists():
             raise InputError(f"input {self.path} not found; pass an existing video file, photo or image folder")
         if self.path.is_dir():
@@ -155,7 +215,8 @@ class VideoSource:
         return VideoInfo(self.path, float(fps or IMAGE_FOLDER_FPS), width, height, 1, kind=IMAGE)
 
     def _open_capture(self) -> cv2.VideoCapture:
-        capture = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
+        with _opencv_quiet():
+            capture = cv2.VideoCapture(str(self.path), cv2.CAP_FFMPEG)
         if capture.isOpened():
             capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         return capture
@@ -190,9 +251,26 @@ class VideoSource:
         for frame_id, frame in reader:
             self.stats.frames_read += 1
             yield frame_id, frame
+        if not self._reported:
+            self._reported = True
+            self._report_first_pass()
+
+    def _report_first_pass(self) -> None:
+        """One warning per problem the first complete pass found (later passes decode the same)."""
+        name, info = self.path.name, self.info
         if self.stats.frames_skipped:
-            logger.warning("%s: %d undecodable frame(s) skipped (first ids %s)", self.path.name,
+            logger.warning("%s: %d undecodable frame(s) skipped (first ids %s)", name,
                            self.stats.frames_skipped, self.stats.skipped_ids[:10])
+        if info.stated_frames is not None:
+            logger.warning("%s ends early, after %d of its %d stated frames (truncated file?); the results cover "
+                           "those %d frames (%.1f s)", name, info.n_frames, info.stated_frames, info.n_frames,
+                           info.n_frames / info.fps)
+        if self.timing.is_variable(self.vfr_tolerance):
+            logger.warning("%s has a variable frame rate (frames %.0f to %.0f ms apart): every frame is kept and "
+                           "timed at a constant %.3f fps (the container's rate), so motion in the overlay and "
+                           "exports runs faster or slower where the clip's rate changed; for true timing convert it "
+                           "to a constant rate first (ffmpeg -i IN -fps_mode cfr OUT)", name,
+                           self.timing.shortest_ms, self.timing.longest_ms, info.fps)
 
     def _skip(self, frame_id: int, reason: str) -> None:
         self.stats.frames_skipped += 1
@@ -221,32 +299,37 @@ class VideoSource:
         capture = self._open_capture()
         frame_id, failures = 0, 0
         expected = self.info.n_frames
+        self.timing = FrameTiming()
         try:
             while True:
-                ok, frame = capture.read()
+                with _opencv_quiet():
+                    ok, frame = capture.read()
                 if ok and frame is not None:
                     failures = 0
+                    self.timing.add(capture.get(cv2.CAP_PROP_POS_MSEC))
                     yield frame_id, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
                 elif expected is None or frame_id >= expected or failures >= self.max_decode_failures:
                     break
                 else:
                     failures += 1
+                    self.timing.gap()
                     self._skip(frame_id, "decode failed")
                 frame_id += 1
         finally:
             capture.release()
-        self._drop_trailing_failures(failures)
+        self._drop_trailing_failures(failures, frame_id - failures)
 
-    def _drop_trailing_failures(self, failures: int) -> None:
-        """Failures that ran into the end are a truncated file, not skipped frames: report once."""
+    def _drop_trailing_failures(self, failures: int, end: int) -> None:
+        """Failures that ran into the end are a truncated file, not skipped frames: `info` now counts
+        the `end` frames before them (later passes stop there) and keeps the stated count."""
         if failures:
             del self.stats.skipped_ids[-failures:]
             self.stats.frames_skipped -= failures
-            logger.warning("%s ends early: %d of %s stated frames decoded (truncated file?)", self.path.name,
-                           self.stats.frames_read, self.info.n_frames)
+            self.info = dataclasses.replace(self.info, n_frames=end,
+                                            stated_frames=self.info.stated_frames or self.info.n_frames)
 
 
 def open_video(path, fps: float | None = None, cfg=None) -> VideoSource:
-    """A VideoSource for `path`; `cfg` supplies TRACKER.MAX_DECODE_FAILURES."""
-    max_failures = cfg.TRACKER.MAX_DECODE_FAILURES if cfg is not None else DEFAULT_MAX_DECODE_FAILURES
-    return VideoSource(path, fps=fps, max_decode_failures=max_failures)
+    """A VideoSource for `path`; `cfg` (default: the defaults) supplies TRACKER.MAX_DECODE_FAILURES and
+    TRACKER.VFR_TOLERANCE."""
+    return VideoSource(path, fps=fps, cfg=cfg)

@@ -7,16 +7,24 @@ it instead of hard-coding them.
 """
 from __future__ import annotations
 
+import logging
 import os
+import re
 from ast import literal_eval
 from pathlib import Path
 
+import yaml
 from yacs.config import CfgNode as CN
 
 from vibe.errors import InputError
 
+log = logging.getLogger(__name__)
+
 DATA_DIR_ENV = "VIBE_DATA_DIR"
 DEFAULT_DATA_DIR = "data/vibe_data"
+# yacs's merge errors, rewritten as one line naming the key (vibe.config._merge_error).
+_YACS_UNKNOWN_KEY = re.compile(r"Non-existent (?:config )?key: (\S+)")
+_YACS_TYPE_MISMATCH = re.compile(r"for config key: (\S+)$")
 
 _C = CN()
 _C.DEVICE = "auto"  # auto | cpu | cuda[:N]
@@ -98,6 +106,10 @@ _C.TRACKER.KALMAN_POS_STD = 0.05  # process noise, fraction of the box height pe
 _C.TRACKER.KALMAN_VEL_STD = 0.01
 _C.TRACKER.KALMAN_MEAS_STD = 0.05  # detector noise, fraction of the box height
 _C.TRACKER.MAX_DECODE_FAILURES = 25  # consecutive undecodable frames before the video counts as ended
+# A video whose frames' timestamps are spaced unevenly by more than this x their mean interval has a
+# variable frame rate (warned about: its frames are timed at a constant rate). Millisecond container
+# timestamps jitter by 3% at 30 fps and 12% at 120 fps; phones' variable rates spread far more.
+_C.TRACKER.VFR_TOLERANCE = 0.25
 # Detector pyramid: tiles of these many source pixels, each resized to the model's 224 px input.
 # 224 finds people ~60-200 px tall (vtest's pedestrians); 0 means the whole frame (its shorter
 # side), which finds people filling the frame, whom small tiles cut into parts.
@@ -323,29 +335,101 @@ def get_cfg_defaults() -> CN:
 def load_config(yaml_path: str | os.PathLike | None = None, opts: list[str] | None = None) -> CN:
     """Defaults, overridden by `yaml_path`, overridden by `opts` (flat KEY VALUE list).
 
-    Unknown keys or unreadable files are input errors naming the key or file.
+    Unknown keys, values of the wrong type and unreadable or malformed files are input errors
+    whose one line names the key, or the file (and the line of a YAML syntax error).
     """
     cfg = get_cfg_defaults()
     if yaml_path:
-        path = Path(yaml_path)
-        if not path.is_file():
-            raise InputError(f"config file {path} not found; pass an existing YAML file to --cfg")
-        try:
-            with open(path, encoding="utf-8") as stream:
-                loaded = CN.load_cfg(stream)
-            _widen_ints(cfg, loaded)
-            cfg.merge_from_other_cfg(loaded)
-        except (KeyError, ValueError, AssertionError) as err:
-            raise InputError(f"config file {path}: {err}; see vibe/config.py for the valid keys") from None
+        _merge_yaml_file(cfg, Path(yaml_path))
     if opts:
-        if len(opts) % 2:
-            raise InputError(f"config overrides must come as KEY VALUE pairs, got {opts}")
-        try:
-            cfg.merge_from_list(_widened_opts(cfg, list(opts)))
-        except (KeyError, ValueError, AssertionError) as err:
-            raise InputError(f"config override {opts}: {err}; see vibe/config.py for the valid keys") from None
+        merge_overrides(cfg, list(opts))
     cfg.freeze()
     return cfg
+
+
+def merge_overrides(cfg: CN, opts: list) -> None:
+    """Merge KEY VALUE pairs (command-line strings or values) into the unfrozen `cfg`; InputError
+    naming the key when one is unknown or of the wrong type."""
+    if len(opts) % 2:
+        raise InputError(f"config overrides must come as KEY VALUE pairs, got {' '.join(map(str, opts))}")
+    try:
+        cfg.merge_from_list(_widened_opts(cfg, opts))
+    except (KeyError, ValueError, AssertionError) as err:
+        raise _merge_error("config override", err, cfg) from None
+
+
+def _merge_yaml_file(cfg: CN, path: Path) -> None:
+    """Merge the YAML file at `path` (a mapping of sections) into the unfrozen `cfg`."""
+    where = f"config file {path}"
+    if path.is_dir():
+        raise InputError(f"{where} is a folder; pass a YAML file to --cfg (e.g. configs/default.yaml)")
+    if not path.is_file():
+        raise InputError(f"{where} not found; pass an existing YAML file to --cfg")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise InputError(f"{where} cannot be read: {err.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{where} is not a text file; pass a YAML file to --cfg") from None
+    except yaml.YAMLError as err:
+        raise InputError(f"{where}{_yaml_error_text(err)}; fix it (each section a 'NAME:' line, "
+                         "its keys indented under it as 'KEY: value')") from None
+    if loaded is None:
+        log.warning("%s is empty; using the defaults", where)
+        return
+    if not isinstance(loaded, dict):
+        raise InputError(f"{where} holds a YAML {type(loaded).__name__}, not a mapping of sections; write "
+                         "'NAME:' lines with indented 'KEY: value' lines under them, as in configs/default.yaml")
+    try:
+        override = CN(loaded)
+        _widen_ints(cfg, override)
+        cfg.merge_from_other_cfg(override)
+    except (KeyError, ValueError, AssertionError) as err:
+        raise _merge_error(where, err, cfg) from None
+
+
+def _yaml_error_text(err: yaml.YAMLError) -> str:
+    """', line L, column C: malformed YAML (what the parser expected, and where the construct it was
+    reading began)' from a yaml error."""
+    mark, context, opened = (getattr(err, name, None) for name in ("problem_mark", "context", "context_mark"))
+    place = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(err, "problem", None) or " ".join(str(err).split())
+    if context and opened is not None:
+        problem += f" {context} begun on line {opened.line + 1}"
+    return f"{place}: malformed YAML ({problem})"
+
+
+def _merge_error(where: str, err: Exception, cfg: CN) -> InputError:
+    """One line from a yacs merge error: the unknown key, or the key and the type it needs (yacs's
+    own type-mismatch message prints whole sections, many lines long)."""
+    message = " ".join(str(err).strip("'\"").split())
+    unknown = _YACS_UNKNOWN_KEY.search(message)
+    if unknown:
+        return InputError(f"{where}: unknown key {unknown.group(1)}; see vibe/config.py for the valid keys")
+    mismatch = _YACS_TYPE_MISMATCH.search(message)
+    if mismatch:
+        key = mismatch.group(1)
+        return InputError(f"{where}: {key} must be {_expected_value(_value_at(cfg, key))}; "
+                          "see vibe/config.py for its meaning")
+    return InputError(f"{where}: {message}; see vibe/config.py for the valid keys")
+
+
+def _value_at(cfg: CN, key: str):
+    """The value of the dotted `key` in `cfg` (a CfgNode for a section), None when there is none."""
+    node = cfg
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, CN) else None
+    return node
+
+
+def _expected_value(default) -> str:
+    """What a value replacing `default` must look like, for an error message."""
+    if isinstance(default, CN):
+        return "a section (indented 'KEY: value' lines), not a single value"
+    if isinstance(default, bool):
+        return f"true or false (default {default})"
+    kind = {int: "a whole number", float: "a number", str: "a text", list: "a list", tuple: "a list"}
+    return f"{kind.get(type(default), type(default).__name__)} (default {default!r})"
 
 
 def _widen_ints(reference: CN, override: CN) -> None:
@@ -363,10 +447,7 @@ def _widened_opts(cfg: CN, opts: list[str]) -> list[str]:
     """KEY VALUE pairs with integer VALUEs written as floats where KEY's default is a float."""
     widened = list(opts)
     for index in range(0, len(opts), 2):
-        default = cfg
-        for part in str(opts[index]).split("."):
-            default = default.get(part) if isinstance(default, CN) else None
-        if isinstance(default, float):
+        if isinstance(_value_at(cfg, str(opts[index])), float):
             try:
                 value = literal_eval(str(opts[index + 1]))
             except (ValueError, SyntaxError):

@@ -32,7 +32,8 @@ NUM_BETAS = 10
 KINDS = ("auto", "smpl", "open")
 _NUM_BODY_JOINTS = len(SMPL24) - 1  # 23, without the root
 _AXIS_ANGLE = 3
-_logged_choices: set[str] = set()
+OPEN_BODY_GENDER = "neutral"  # the only gender the open body model has
+_logged_messages: set[str] = set()
 
 
 @dataclass
@@ -149,7 +150,9 @@ def load_body_model(data_dir: str | Path | None = None, gender: str = "neutral",
     if kind == "smpl" and smpl_file is None:
         raise missing_smpl_error(model_file_name(gender), folder)
     model = load_smpl(smpl_file) if smpl_file is not None else load_open_body()
-    _log_choice_once(model, kind)
+    _log_once(logging.INFO, f"body model: {model.kind} ({model.source}, {model.num_verts} vertices; requested {kind})")
+    if model.kind == "open" and gender != OPEN_BODY_GENDER:
+        _log_once(logging.WARNING, _ignored_gender_message(gender, kind, folder))
     return model
 
 
@@ -158,8 +161,16 @@ def _check_gender(gender: str) -> None:
         raise InputError(f"unknown body model gender {gender!r}; use one of {', '.join(GENDERS)}")
 
 
-def _log_choice_once(model: BodyModel, kind: str) -> None:
-    message = f"body model: {model.kind} ({model.source}, {model.num_verts} vertices; requested {kind})"
-    if message not in _logged_choices:
-        _logged_choices.add(message)
-        log.info(message)
+def _ignored_gender_message(gender: str, kind: str, folder: Path) -> str:
+    """Why a gender was ignored (the open body has none) and how to get a gendered SMPL body."""
+    where = f"{model_file_name(gender)} in {folder}"
+    fix = f"put {where}" if kind == "auto" else f"use --body_model smpl (BODY.MODEL) with {where}"
+    return (f"body model gender {gender!r} ignored: the open body model has no genders (one shape space for "
+            f"everyone); for a {gender} SMPL body {fix}")
+
+
+def _log_once(level: int, message: str) -> None:
+    """Log `message` the first time only: a process that loads the body per video says it once."""
+    if message not in _logged_messages:
+        _logged_messages.add(message)
+        log.log(level, message)

@@ -4,12 +4,18 @@ An optimiser step on one track is a few hundred small tensor operations, which e
 threads barely speed up; separate processes, each fitting whole tracks on one thread, use the
 cores fully when a video has several people. Each worker receives the fitter once (pickled at
 start-up), then one track per task; results come back as tracks finish.
+
+The workers never see Ctrl-C (they start with SIGINT blocked; a terminal sends it to the whole
+process group): the parent gets it, or SIGTERM, or any error, and stops them at once, so an
+interrupt ends in the parent's one error line, never in a worker's traceback.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -73,14 +79,39 @@ def fit_tracks(fitter: TemporalSMPLify, jobs: list[FitJob], camera: FitCamera, w
         return
     # spawn, not fork: a forked child of a process that already ran OpenMP work can hang.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(fitter,)) as pool:
-        pending = {pool.submit(_fit_in_worker, job, camera): job for job in jobs}
-        try:
-            for future in as_completed(pending):
-                yield pending[future], future.result()
-        except BrokenProcessPool:
-            raise VibeError(f"a fitting worker process died (out of memory?); rerun with fewer processes, "
-                            f"e.g. --opts FITTING.WORKERS 1 (was {workers})") from None
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(fitter,))
+    try:
+        with _ctrl_c_blocked():  # the workers start (in submit) with the block, and keep it
+            pending = {pool.submit(_fit_in_worker, job, camera): job for job in jobs}
+        for future in as_completed(pending):
+            yield pending[future], future.result()
+    except BrokenProcessPool:
+        raise VibeError(f"a fitting worker process died (out of memory?); rerun with fewer processes, "
+                        f"e.g. --opts FITTING.WORKERS 1 (was {workers})") from None
+    finally:  # also on Ctrl-C, SIGTERM (run_cli) or the caller closing this generator early
+        _stop_workers(pool)
+
+
+@contextlib.contextmanager
+def _ctrl_c_blocked():
+    """SIGINT blocked in this thread (and in the processes it starts) within the block; one that
+    arrives meanwhile is delivered when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no signal masks
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _stop_workers(pool: ProcessPoolExecutor) -> None:
+    """End the pool's worker processes now, fits in progress abandoned (idle after a full run)."""
+    processes = list((pool._processes or {}).values())  # no public handle on them before Python 3.14
+    for process in processes:
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _fit(fitter: TemporalSMPLify, job: FitJob, camera: FitCamera) -> FitOutcome:

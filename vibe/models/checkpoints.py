@@ -41,6 +41,10 @@ IGNORED_PREFIXES = ("regressor.smpl.",)
 # BatchNorm counters appeared in torch 0.4.1; older files lack them and eval never reads them.
 OPTIONAL_SUFFIXES = (".num_batches_tracked",)
 MAX_KEYS_LISTED = 8
+# Errors whose message tells a reader what is wrong with the file without their type's name.
+_SELF_EXPLAINING_ERRORS = (RuntimeError, OSError, EOFError, zipfile.BadZipFile, ValueError, pickle.UnpicklingError)
+# torch's weights-only unpickler error: boilerplate around "WeightsUnpickler error: <reason>".
+_UNPICKLER_REASON = re.compile(r"WeightsUnpickler error: (.+?)\s*(?:Check the documentation|$)")
 # numpy scalars as pickled by numpy 2 and by numpy 1 (VIBE's era).
 _NUMPY_SCALAR = (np._core if hasattr(np, "_core") else np.core).multiarray.scalar
 _SAFE_GLOBALS = [
@@ -62,15 +66,26 @@ def _read_checkpoint(path: str | Path, required_key: str) -> dict:
     except pickle.UnpicklingError as err:
         foreign = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
         if foreign is None:
-            raise AssetError(f"checkpoint {path} is unreadable or truncated; download it again") from None
+            raise _unreadable(path, err) from None
         raise AssetError(f"checkpoint {path} holds a {foreign.group(1)} object, which is not loaded for safety; "
                          "save the file with tensors, numbers and dicts only") from None
-    except (RuntimeError, OSError, EOFError, zipfile.BadZipFile, ValueError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise AssetError(f"checkpoint {path} is unreadable or truncated ({reason[:200]}); download it again") from None
+    except Exception as err:  # noqa: BLE001 - the unpickler fails on a foreign file (e.g. text) in many ways
+        raise _unreadable(path, err) from None
     if not isinstance(checkpoint, dict) or required_key not in checkpoint:
         raise AssetError(f"checkpoint {path} has no '{required_key}' entry; is it the right file?")
     return checkpoint
+
+
+def _unreadable(path: Path, err: Exception) -> AssetError:
+    """A checkpoint torch cannot read: the whole reason on one line. For a file the safe unpickler
+    refuses, its own complaint, without torch's advice to load the file unsafely."""
+    reason = " ".join(str(err).split())
+    refused = _UNPICKLER_REASON.search(reason)
+    if refused:
+        reason = refused.group(1)
+    if not isinstance(err, _SELF_EXPLAINING_ERRORS) or not reason:  # e.g. KeyError '101': meaningless alone
+        reason = f"{type(err).__name__}: {reason}".rstrip(": ")
+    return AssetError(f"checkpoint {path} is unreadable or truncated ({reason}); download it again")
 
 
 def _listed(keys: list[str]) -> str:

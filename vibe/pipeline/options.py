@@ -9,7 +9,7 @@ from pathlib import Path
 
 from yacs.config import CfgNode
 
-from vibe.config import get_cfg_defaults, load_config
+from vibe.config import get_cfg_defaults, load_config, merge_overrides
 from vibe.errors import AssetError, InputError
 
 log = logging.getLogger(__name__)
@@ -101,13 +101,7 @@ def build_config(options: RunOptions, cfg: CfgNode | None = None) -> CfgNode:
         raise InputError("pass the config either as a CfgNode (cfg) or as a YAML file (cfg_file), not both")
     merged = cfg.clone()
     merged.defrost()
-    overrides = list(options.opts) + options.config_overrides()
-    if len(overrides) % 2:
-        raise InputError(f"config overrides must come as KEY VALUE pairs, got {overrides}")
-    try:
-        merged.merge_from_list(overrides)
-    except (KeyError, ValueError, AssertionError) as err:
-        raise InputError(f"config override {overrides}: {err}; see vibe/config.py for the valid keys") from None
+    merge_overrides(merged, list(options.opts) + options.config_overrides())
     merged.freeze()
     return merged
 

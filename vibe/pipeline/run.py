@@ -6,9 +6,13 @@ Stages, in order (each timed; track, crops and reconstruct cached, see vibe.pipe
   by fitting; cached without meshes) -> smooth (optional) -> save results -> render (pass 3,
   optional) -> export (glb, bvh, optional obj) -> tracks (--display).
 The input is a video file, a photo or a folder of same-size frames; results go to
-`<output_folder>/<input stem>/`. The overlay and the tracks drawing are videos (.mp4), or images
-(.jpg) for a one-frame input. Every file is written atomically, so a failed or interrupted run
-leaves complete files or none; folders it made and left empty are removed.
+results_dir(): `<output_folder>/<input stem>/`. The overlay and the tracks drawing are videos
+(.mp4), or images (.jpg) for a one-frame input. A run's files are written into a hidden staging
+folder swapped in for the results folder once all are written (vibe.io.atomic.staged_folder), so
+the results folder holds one whole run's results: a failed, interrupted or killed run leaves the
+earlier ones (or none), never a mix; the stage cache stays in the results folder across runs.
+Folders a failed run made and left empty are removed. A video nobody is found in is a valid
+input: its result file holds no people.
 """
 from __future__ import annotations
 
@@ -30,9 +34,10 @@ from tracker.types import Track, VideoInfo
 from tracker.video import VideoSource, open_video
 from vibe.config import resolve_data_dir
 from vibe.device import pick_device
-from vibe.errors import InputError, OutputError
+from vibe.errors import InputError, NoPeopleFound, OutputError
 from vibe.fitting.parallel import FitCamera, FitJob, fit_tracks, worker_count
 from vibe.fitting.smplify import FitInit
+from vibe.io.atomic import recover_folder, staged_folder, write_bytes_atomic
 from vibe.io.results import TrackResult, save_results
 from vibe.keypoints.ownership import release_shared_people
 from vibe.pipeline.cache import CACHE_DIR_NAME, StageCache, file_fingerprint, stage_key
@@ -41,6 +46,7 @@ from vibe.pipeline.passes import CropOutputs, crop_pass, tracking_pass
 from vibe.pipeline.reconstruct import (
     Camera, network_result, smooth_result, usable_keypoints, with_mesh, with_track_boxes, without_mesh,
 )
+from vibe.pipeline.shared_models import loaded_once
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,8 @@ TRACKS_SUFFIX = "_tracks"
 VIDEO_EXTENSION = ".mp4"
 STILL_EXTENSION = ".jpg"
 SAMPLE_CLIP_NAME = "sample_clip.mp4"
+# In a results folder: the name of the input whose results it holds (see results_dir).
+INPUT_RECORD_NAME = ".vibe_input"
 # Config sections a reconstruction depends on (its cache key); over-inclusive on purpose.
 RECONSTRUCT_SECTIONS = ("BODY", "CROP", "KEYPOINTS", "CAMERA", "MODEL", "FITTING", "DEMO")
 
@@ -75,10 +83,12 @@ class RunResult:
 
     def summary(self) -> str:
         """A few lines for people: who was found, how, how long each stage took, where the files are."""
-        lines = [f"people: {len(self.results)} (of {self.tracks_found} tracks)"]
+        lines = [f"input: {self.video.describe()}", f"people: {len(self.results)} (of {self.tracks_found} tracks)"]
         if self.skipped:
             lines.append("skipped: " + ", ".join(f"{n} {reason}" for reason, n in self.skipped.items()))
-        lines.append("frames per person: " + ", ".join(f"#{tid} {len(r.frame_ids)}" for tid, r in self.results.items()))
+        if self.results:
+            lines.append("frames per person: " + ", ".join(f"#{tid} {len(r.frame_ids)}"
+                                                          for tid, r in self.results.items()))
         lines.append(f"method: {self.method} ({self.method_reason})")
         lines.append(f"body model: {self.body_model}")
         stages = ", ".join(f"{name} {seconds:.1f} s" + (" (cached)" if name in self.cached else "")
@@ -106,6 +116,37 @@ def run(video, output_folder, *, cfg: CfgNode | None = None, **options) -> RunRe
     """
     run_options = RunOptions.from_kwargs(**options)
     return _Run(Path(video), Path(output_folder), run_options, build_config(run_options, cfg)).execute()
+
+
+def results_dir(video, output_folder) -> Path:
+    """The folder run(video, output_folder) writes its results to: `<output_folder>/<stem>/` (an
+    image folder's own name for a folder), unless that folder holds the results of another input
+    of the same stem (clip.mov run where clip.mp4's results are): then `<stem>_<ext>/` (clip_mov/).
+    A results folder names its input in INPUT_RECORD_NAME; one without (written before that record
+    existed) counts as the input's own. OutputError when both folders hold other inputs' results."""
+    video = Path(video)
+    choices = _results_dir_choices(video, Path(output_folder))
+    owners = [_recorded_input(folder) for folder in choices]
+    for folder, owner in zip(choices, owners):
+        if owner in (None, video.name):
+            return folder
+    raise OutputError(f"{choices[0]} and {choices[1]} hold the results of {owners[0]} and {owners[1]}; rename "
+                      f"{video.name} or choose another --output_folder")
+
+
+def _results_dir_choices(video: Path, output_folder: Path) -> tuple[Path, Path]:
+    """The results folder of `video`, and the one it takes when another input of its stem has the first."""
+    if not video.is_file():
+        return output_folder / video.name, output_folder / f"{video.name}_folder"
+    return output_folder / video.stem, output_folder / f"{video.stem}_{video.suffix.lstrip('.').lower()}"
+
+
+def _recorded_input(folder: Path) -> str | None:
+    """The input name recorded in a results folder, or None (no folder, or no record)."""
+    try:
+        return (folder / INPUT_RECORD_NAME).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def sample_video(folder) -> Path:
@@ -167,7 +208,7 @@ class _Run:
         cfg, options = self.cfg, self.options
         source = open_video(self.video, cfg=cfg)
         stem = self.video.stem if self.video.is_file() else self.video.name
-        self.out_dir = self.output_folder / stem
+        self.out_dir = self._results_folder()
         _prepare_folder(self.out_dir, self.created)
         self.cache = StageCache(self.out_dir / CACHE_DIR_NAME, enabled=options.use_cache and cfg.DEMO.CACHE)
         self.input_fingerprint = file_fingerprint(self.video)
@@ -176,29 +217,53 @@ class _Run:
             choice = self._load_models()
         tracking = self._track(source)
         tracks = self._usable_tracks(tracking.tracks)
-        crops = self._crops(source, tracks, choice)
-        results = self._reconstruct_cached(tracks, crops, choice)
-        if not results:
+        results = self._reconstruct_cached(tracks, self._crops(source, tracks, choice), choice) if tracks else {}
+        if tracking.tracks and not results:
             raise InputError(f"no usable people in {self.video}: {len(tracking.tracks)} track(s) found, all skipped "
                              f"({self._skipped_text()}); see the warnings above")
         if options.smooth:
             with self._stage("smooth"):
                 results = {tid: smooth_result(r, self.body, self.camera, cfg) for tid, r in results.items()}
-        run_result = RunResult(results, self.out_dir, source.info, choice.method, choice.reason,
+        run_result = RunResult(results, self.out_dir, tracking.info, choice.method, choice.reason,
                                f"{self.body.kind} ({self.body.num_verts} vertices)", len(tracking.tracks),
                                timings=self.timings, cached=self.cached, skipped=dict(self.skipped))
-        with self._stage("save"):
-            run_result.files["results"] = save_results(results, self.out_dir)
-        if options.render:
-            with self._stage("render"):
-                run_result.files["overlay"] = self._render(source, results, stem)
-        with self._stage("export"):
-            run_result.person_files = self._export(results, source.info)
-        if options.display:
-            with self._stage("tracks"):
-                run_result.files["tracks"] = self._tracks_drawing(source, tracking.tracks, stem)
+        with staged_folder(self.out_dir, carry_over=(CACHE_DIR_NAME,)) as staging:
+            self._write_outputs(staging, run_result, source, tracking.tracks, stem)
         log.info("done: %d people, results in %s", len(results), self.out_dir)
         return run_result
+
+    def _results_folder(self) -> Path:
+        """results_dir(), once what a stopped run left half-swapped in its candidates is put right."""
+        choices = _results_dir_choices(self.video, self.output_folder)
+        for folder in choices:
+            recover_folder(folder, carry_over=(CACHE_DIR_NAME,))
+        folder = results_dir(self.video, self.output_folder)
+        if folder != choices[0]:
+            log.info("%s holds the results of %s; results of %s go to %s", choices[0], _recorded_input(choices[0]),
+                     self.video.name, folder)
+        return folder
+
+    def _write_outputs(self, staging: Path, run_result: RunResult, source: VideoSource, tracks: list[Track],
+                       stem: str) -> None:
+        """Every output file into `staging` (which then becomes out_dir); `run_result` gets their final paths."""
+        options, results = self.options, run_result.results
+        write_bytes_atomic(staging / INPUT_RECORD_NAME, f"{self.video.name}\n".encode())
+        with self._stage("save"):
+            files = {"results": save_results(results, staging)}
+        if options.render:
+            with self._stage("render"):
+                files["overlay"] = self._render(staging, source, results, stem)
+        with self._stage("export"):
+            person_files = self._export(staging, results, source.info)
+        if options.display:
+            with self._stage("tracks"):
+                files["tracks"] = self._tracks_drawing(staging, source, tracks, stem)
+
+        def final(path: Path) -> Path:
+            return self.out_dir / path.relative_to(staging)
+
+        run_result.files.update({name: final(path) for name, path in files.items()})
+        run_result.person_files = {tid: [final(path) for path in paths] for tid, paths in person_files.items()}
 
     @contextlib.contextmanager
     def _stage(self, name: str, cached: bool = False):
@@ -219,6 +284,7 @@ class _Run:
 
     # ------------------------------------------------------------------ models
 
+    @loaded_once  # once per batch inside vibe.pipeline.shared_models.models_shared()
     def _load_models(self) -> MethodChoice:
         """Body model, device, method and the models it needs; fails early on a missing asset."""
         from vibe.body import load_body_model
@@ -244,6 +310,7 @@ class _Run:
             self.fitter = TemporalSMPLify(self.body, cfg, load_pose_prior(cfg.FITTING, self.data_dir), device=self.device)
         return choice
 
+    @loaded_once
     def _load_backbone(self, choice: MethodChoice):
         """SPIN's ResNet-50, loaded only when features must be computed (its file was checked to exist)."""
         from vibe.models import load_spin_backbone, prepare_backbone
@@ -253,10 +320,17 @@ class _Run:
         log.info("loaded the ResNet-50 backbone from %s in %.1f s", choice.spin_checkpoint, time.perf_counter() - start)
         return backbone
 
+    @loaded_once
+    def _person_detector(self):
+        """TRACKER.DETECTOR's detector (a method of its own so that a batch loads it once)."""
+        from tracker.detectors import build_detector
+
+        return build_detector(self.cfg, self.data_dir)
+
     # ------------------------------------------------------------------ passes 1 and 2
 
     def _track(self, source: VideoSource):
-        from tracker.detectors import build_detector, yolo_files
+        from tracker.detectors import yolo_files
 
         cfg = self.cfg
         detector_files = yolo_files(cfg, self.data_dir) if str(cfg.TRACKER.DETECTOR).lower() == "yolo" else ()
@@ -265,10 +339,18 @@ class _Run:
         tracking = self.cache.load("track", self.track_key)
         with self._stage("track", cached=tracking is not None):
             if tracking is None:
-                tracking = tracking_pass(source, build_detector(cfg, self.data_dir), cfg, self.options.progress)
+                tracking = self._tracking_pass(source)
                 self.cache.save("track", self.track_key, tracking)
         log.info("%d track(s) found", len(tracking.tracks))
         return tracking
+
+    def _tracking_pass(self, source: VideoSource):
+        """Pass 1. A video nobody is found in is a valid input, with no people (and a warning)."""
+        try:
+            return tracking_pass(source, self._person_detector(), self.cfg, self.options.progress)
+        except NoPeopleFound as nobody:
+            log.warning("%s", nobody)
+            return nobody.result
 
     def _usable_tracks(self, tracks: list[Track]) -> list[Track]:
         min_frames = int(self.cfg.DEMO.MIN_TRACK_FRAMES)
@@ -347,16 +429,20 @@ class _Run:
                 job = self._fit_job(track, crops, seen)
             if job is not None:
                 jobs.append(job)
-        for job, outcome in self._fits(jobs):
-            track = by_id[job.track_id]
-            if isinstance(outcome, InputError):
-                self._skip(track, "kept unrefined (fit failed)" if job.init else "failed to fit")
-                log.warning("track %d: %s", track.track_id, outcome)
-                continue
-            if job.init is not None:
-                outcome.meta["method"] = "vibe+smplify"
-            results[track.track_id] = with_track_boxes(outcome, _subset(track, crops.seen[track.track_id]), self.camera)
+        with contextlib.closing(self._fits(jobs)) as fits:  # an exception in the loop stops the workers at once
+            for job, outcome in fits:
+                self._add_fit(results, by_id[job.track_id], job, outcome, crops)
         return dict(sorted(results.items()))
+
+    def _add_fit(self, results: dict[int, TrackResult], track: Track, job: FitJob, outcome, crops: CropOutputs) -> None:
+        """A track's fit into `results`; a failed fit skips the track (or keeps its network result)."""
+        if isinstance(outcome, InputError):
+            self._skip(track, "kept unrefined (fit failed)" if job.init else "failed to fit")
+            log.warning("track %d: %s", track.track_id, outcome)
+            return
+        if job.init is not None:
+            outcome.meta["method"] = "vibe+smplify"
+        results[track.track_id] = with_track_boxes(outcome, _subset(track, crops.seen[track.track_id]), self.camera)
 
     def _skip(self, track: Track, reason: str) -> None:
         log.warning("track %d (%d frames) skipped: %s", track.track_id, len(track), reason)
@@ -404,37 +490,39 @@ class _Run:
             log.info("fitting %d track(s) in %d process(es)", len(jobs), workers)
         camera = FitCamera(self.camera.width, self.camera.height, self.camera.focal)
         with tqdm(total=sum(job.num_frames for job in jobs), desc="fit", unit="frame", leave=False,
-                  disable=not self.options.progress) as bar:
-            for job, outcome in fit_tracks(self.fitter, jobs, camera, workers):
+                  disable=not self.options.progress) as bar, \
+                contextlib.closing(fit_tracks(self.fitter, jobs, camera, workers)) as fits:  # stops the workers
+            for job, outcome in fits:
                 bar.update(job.num_frames)
                 yield job, outcome
 
     # ------------------------------------------------------------------ outputs
 
-    def _render(self, source: VideoSource, results: dict[int, TrackResult], stem: str) -> Path:
+    def _render(self, folder: Path, source: VideoSource, results: dict[int, TrackResult], stem: str) -> Path:
         from vibe.pipeline.overlay import render_overlay
 
-        out_path = self._output_path(source, stem, OVERLAY_SUFFIX)
+        out_path = self._output_path(folder, source, stem, OVERLAY_SUFFIX)
         return render_overlay(source, results, self.body.faces, self.camera, out_path, self.cfg, self.options.wireframe,
                               self.options.sideview, self.options.progress)
 
-    def _export(self, results: dict[int, TrackResult], info: VideoInfo) -> dict[int, list[Path]]:
+    def _export(self, folder: Path, results: dict[int, TrackResult], info: VideoInfo) -> dict[int, list[Path]]:
         from vibe.io.exporters import export_track
 
         files = {}
         for track_id, result in results.items():
-            exported = export_track(self.out_dir, track_id, result, self.body, info.fps, (info.width, info.height),
+            exported = export_track(folder, track_id, result, self.body, info.fps, (info.width, info.height),
                                     save_obj=self.options.save_obj)
-            files[track_id] = [self.out_dir / f"person_{track_id}.npz", exported.glb, exported.bvh]
+            files[track_id] = [folder / f"person_{track_id}.npz", exported.glb, exported.bvh]
             if exported.obj_folder is not None:
                 files[track_id].append(exported.obj_folder)
         return files
 
-    def _tracks_drawing(self, source: VideoSource, tracks: list[Track], stem: str) -> Path:
+    def _tracks_drawing(self, folder: Path, source: VideoSource, tracks: list[Track], stem: str) -> Path:
         from tracker.debug import write_debug_video
 
-        return write_debug_video(source, tracks, self._output_path(source, stem, TRACKS_SUFFIX), self.cfg)
+        return write_debug_video(source, tracks, self._output_path(folder, source, stem, TRACKS_SUFFIX), self.cfg)
 
-    def _output_path(self, source: VideoSource, stem: str, suffix: str) -> Path:
-        """`<out_dir>/<stem><suffix>.mp4`, or `.jpg` for a one-frame input (a one-frame video is a photo)."""
-        return self.out_dir / f"{stem}{suffix}{STILL_EXTENSION if source.info.is_still else VIDEO_EXTENSION}"
+    @staticmethod
+    def _output_path(folder: Path, source: VideoSource, stem: str, suffix: str) -> Path:
+        """`<folder>/<stem><suffix>.mp4`, or `.jpg` for a one-frame input (a one-frame video is a photo)."""
+        return folder / f"{stem}{suffix}{STILL_EXTENSION if source.info.is_still else VIDEO_EXTENSION}"
