@@ -10,6 +10,10 @@ and seconds per frame; per track also the final objective per frame. `--start tr
 fit from the truth: comparing its objectives with the default run's tells a search failure (the
 truth's basin is lower) from an objective that prefers the wrong pose.
 
+`--noise rendered` replaces projected keypoints by the real keypoint network's: each frame is
+rendered (the body clothed as in the built-in sample, over a plain background) and BlazePose runs
+on the demo's keypoint crop (bench/rendered_tracks.py).
+
 `--real N` adds N real motions: windows of sequences of the motion library's test split
 (`mocap_test_db.pt`, tools/preprocess.py mocap: CMU motion capture retargeted onto the body, in
 the subject's own shape), seen by the same cameras; `--motions` then filters procedural ones
@@ -42,11 +46,15 @@ from vibe.body import OPEN_BODY_PATH, load_open_body, load_smpl  # noqa: E402
 from vibe.config import load_config  # noqa: E402
 from vibe.fitting import FitInit, TemporalSMPLify, load_pose_prior  # noqa: E402
 from vibe.geometry import perspective_project  # noqa: E402
+from vibe.keypoints.blazepose import BlazePoseDetector  # noqa: E402
 from vibe.keypoints.conventions import COMMON14, SPIN49, index_map  # noqa: E402
+from vibe.render import Intrinsics  # noqa: E402
+from rendered_tracks import detected_keypoints  # noqa: E402
 
 WIDTH, HEIGHT = 1280, 720
 DISTANCES = (4.0, 10.0)  # m: the body ~600 px and ~250 px tall
 CAMERA_ANGLES = ((0.0, 0.0), (20.0, 60.0))  # (elevation, azimuth) degrees
+CAMERA = Intrinsics(float(np.hypot(WIDTH, HEIGHT)), float(np.hypot(WIDTH, HEIGHT)), WIDTH / 2.0, HEIGHT / 2.0)
 COMMON = [SPIN49.index(name) for name in COMMON14]
 DETECTED = index_map("blazepose33", "spin49", fill_equivalent=True) >= 0  # what BlazePose fills
 GENERATED_VERTS = 6890
@@ -64,7 +72,10 @@ class Noise:
 
 NOISE_LEVELS = (Noise("clean", 0.0, 0.0, 0.0), Noise("noisy", 2.0, 0.1, 0.02), Noise("heavy", 5.0, 0.2, 0.05),
                 # pixel noise alone (no dropped joints, no outliers): where precise keypoints end
-                Noise("jitter1", 1.0, 0.0, 0.0), Noise("jitter2", 2.0, 0.0, 0.0))
+                Noise("jitter1", 1.0, 0.0, 0.0), Noise("jitter2", 2.0, 0.0, 0.0),
+                # no synthetic noise: the body is rendered and BlazePose finds the keypoints (bench/rendered_tracks.py)
+                Noise("rendered", 0.0, 0.0, 0.0))
+RENDERED = "rendered"
 DEFAULT_NOISE = ("clean", "noisy", "heavy")
 
 
@@ -115,8 +126,9 @@ def library_scenes(body, db_dir: Path, count: int, frames: int) -> list[Scene]:
 
 
 def synthesise(body, scene: Scene, distance, angles, rng):
-    """Truth joints (T, 49, 3) without translation, clean keypoints (T, 49, 3) px + conf, and the
-    truth as a fitting start (FitInit: pose (T, 72), betas (10,), camera translation (T, 3))."""
+    """Truth joints (T, 49, 3) without translation, clean keypoints (T, 49, 3) px + conf, the
+    truth as a fitting start (FitInit: pose (T, 72), betas (10,), camera translation (T, 3)) and
+    the camera-space vertices (T, V, 3)."""
     pose, root = place_in_camera(scene.motion, distance, *angles)
     frames = len(pose)
     shape = rng.normal(scale=1.0, size=(1, 10)) if scene.betas is None else scene.betas[None]
@@ -125,11 +137,11 @@ def synthesise(body, scene: Scene, distance, angles, rng):
     with torch.no_grad():
         out = body(pose_t[:, :3], pose_t[:, 3:], betas.expand(frames, -1))
         transl = torch.as_tensor(root, dtype=torch.float32) - out.smpl_joints[:1, 0]
-        uv = perspective_project(out.joints + transl[:, None], torch.zeros(frames, 3), np.hypot(WIDTH, HEIGHT),
-                                 torch.tensor([WIDTH / 2.0, HEIGHT / 2.0]))
+        uv = perspective_project(out.joints + transl[:, None], torch.zeros(frames, 3), CAMERA.fx,
+                                 torch.tensor([CAMERA.cx, CAMERA.cy]))
     conf = np.broadcast_to(DETECTED[None, :, None], (frames, len(SPIN49), 1)).astype(np.float64)
     start = FitInit(pose=pose, betas=betas[0].numpy(), transl=transl.numpy())
-    return out.joints.numpy(), np.concatenate([uv.numpy(), conf], -1), start
+    return out.joints.numpy(), np.concatenate([uv.numpy(), conf], -1), start, (out.verts + transl[:, None]).numpy()
 
 
 def corrupt(keypoints, noise: Noise, rng):
@@ -184,12 +196,14 @@ def main() -> None:
     if args.real:
         motions += library_scenes(body, args.db or Path(cfg.TRAIN.DB_DIR), args.real, args.frames)
     scenes = list(itertools.product(motions, DISTANCES, CAMERA_ANGLES))
+    detector = BlazePoseDetector(cfg) if RENDERED in args.noise else None
     for noise, smooth in runs:
         results, seconds = [], 0.0
         for index, (scene, distance, angles) in enumerate(scenes):
             rng = np.random.default_rng(index)
-            truth, clean, truth_start = synthesise(body, scene, distance, angles, rng)
-            keypoints = corrupt(clean, noise, rng)
+            truth, clean, truth_start, verts = synthesise(body, scene, distance, angles, rng)
+            keypoints = (detected_keypoints(body, verts, CAMERA, (WIDTH, HEIGHT), cfg, detector)
+                         if noise.name == RENDERED else corrupt(clean, noise, rng))
             start = time.perf_counter()
             init = truth_start if args.start == "truth" else None
             result, diagnostics = fitters[smooth].fit(keypoints, (WIDTH, HEIGHT), init=init)

@@ -107,7 +107,9 @@ def test_gmm_loader_reads_written_file(tmp_path):
         np.testing.assert_array_equal(arrays[key], gmm[key])
     prior = load_pose_prior(get_cfg_defaults().FITTING, tmp_path)
     assert isinstance(prior, GMMPosePrior)
-    assert isinstance(load_pose_prior(get_cfg_defaults().FITTING, tmp_path / "empty"), OwnPosePrior)
+    hand_made = get_cfg_defaults().FITTING
+    hand_made.BUNDLED_PRIOR = ""  # without the user's file and without the bundled GMM
+    assert isinstance(load_pose_prior(hand_made, tmp_path / "empty"), OwnPosePrior)
 
 
 @pytest.mark.parametrize("content", ["garbage", "missing_key", "bad_shape", "not_pd"])

@@ -22,6 +22,9 @@ COMMON = slice(SPIN49.index(COMMON14[0]), SPIN49.index(COMMON14[0]) + len(COMMON
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small batches: faster on one thread
+# _truth draws random twists of every joint around the hand-made prior's mean pose, poses no
+# person makes: fits of it use that prior, not the GMM learned from real motion.
+HAND_MADE_PRIOR = ["FITTING.BUNDLED_PRIOR", ""]
 
 
 def _truth(num_frames: int, seed: int = 0):
@@ -62,7 +65,7 @@ def test_fit_recovers_a_known_motion(tiny_body_model):
     # noise-free keypoints: the profile for precise keypoints (weak final priors, preconditioned
     # L-BFGS; the defaults' priors, tuned for a detector's errors, leave 28 mm on these random
     # twists), its windows cut to 5 frames so that the fit also crosses a window's seam
-    cfg = load_config(PRECISE_KEYPOINTS, ["FITTING.PRECONDITION_WINDOW", 5])
+    cfg = load_config(PRECISE_KEYPOINTS, ["FITTING.PRECONDITION_WINDOW", 5, *HAND_MADE_PRIOR])
     result, diag = fit_track(tiny_body_model, kp, (WIDTH, HEIGHT), cfg=cfg, track_id=3)
     assert diag.num_frames == 8 and diag.iterations > 0 and diag.seconds > 0
     pa = metrics.pa_mpjpe(result.joints3d[:, COMMON], truth_joints[:, COMMON])
@@ -81,7 +84,7 @@ def test_fit_recovers_a_known_motion(tiny_body_model):
 def test_three_frame_track_fits(tiny_body_model):
     pose, transl = _truth(3, seed=1)
     kp, truth_joints = _keypoints(tiny_body_model, pose, transl)
-    result, _ = fit_track(tiny_body_model, kp, (WIDTH, HEIGHT), cfg=load_config(PRECISE_KEYPOINTS))
+    result, _ = fit_track(tiny_body_model, kp, (WIDTH, HEIGHT), cfg=load_config(PRECISE_KEYPOINTS, HAND_MADE_PRIOR))
     assert np.isfinite(result.joints3d).all()
     # 3 frames of random twists on a random body: no temporal context, depth ambiguity decides
     # (47 mm now; 25 with the start poses judged after the first stage instead of the second)
@@ -94,7 +97,7 @@ def test_missing_stretch_is_carried_by_smoothness(tiny_body_model):
     kp, truth_joints = _keypoints(tiny_body_model, pose, transl)
     kp[4:8, :, 2] = 0.0  # four frames without any keypoint
     kp[4:8, :, :2] = 0.0
-    result, _ = fit_track(tiny_body_model, kp, (WIDTH, HEIGHT), cfg=load_config(PRECISE_KEYPOINTS))
+    result, _ = fit_track(tiny_body_model, kp, (WIDTH, HEIGHT), cfg=load_config(PRECISE_KEYPOINTS, HAND_MADE_PRIOR))
     assert np.isfinite(result.joints3d).all() and np.isfinite(result.transl).all()
     np.testing.assert_allclose(result.transl[4:8], transl[4:8], atol=0.3)
     pa = metrics.pa_mpjpe(result.joints3d[4:8, COMMON], truth_joints[4:8, COMMON])
@@ -134,6 +137,25 @@ def test_unknown_start_pose_is_a_clear_error(tiny_body_model):
     with pytest.raises(InputError, match=r"EXTRA_STARTS has unknown start poses \['handstand'\]") as err:
         fit_track(tiny_body_model, np.ones((5, 49, 3)), (WIDTH, HEIGHT), cfg=cfg)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("key, value, message", [("START_JUDGE", "vote", "START_JUDGE is 'vote'"),
+                                                   ("PRIOR_STARTS", -1, "PRIOR_STARTS is -1")])
+def test_bad_start_settings_are_clear_errors(tiny_body_model, key, value, message):
+    cfg = get_cfg_defaults()
+    cfg.FITTING[key] = value
+    with pytest.raises(InputError, match=message):
+        fit_track(tiny_body_model, np.ones((5, 49, 3)), (WIDTH, HEIGHT), cfg=cfg)
+
+
+def test_prior_component_starts_are_tried(tiny_body_model, caplog):
+    pose, transl = _truth(4)
+    keypoints, _ = _keypoints(tiny_body_model, pose, transl)
+    cfg = load_config(None, ["FITTING.EXTRA_STARTS", "[]", "FITTING.PRIOR_STARTS", "1", "FITTING.STAGE_ITERS",
+                             "[2, 2, 2]", "FITTING.START_JUDGE", "objective"])
+    with caplog.at_level("DEBUG", logger="vibe.fitting.smplify"):
+        fit_track(tiny_body_model, keypoints, (WIDTH, HEIGHT), cfg=cfg)
+    assert "start pose prior component 0 kept in" in caplog.text
 
 
 def test_objective_stays_finite_far_from_any_body(tiny_body_model):

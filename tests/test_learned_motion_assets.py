@@ -77,3 +77,18 @@ def test_the_users_gmm_wins_over_the_bundled_one(tmp_path):
     assert load_pose_prior(fitting, tmp_path).means.shape == (2, 69)
     fitting.BUNDLED_PRIOR = ""
     assert isinstance(load_pose_prior(fitting, None), OwnPosePrior)
+
+
+def test_prior_start_poses_are_the_components_densest_at_their_means():
+    from scipy.stats import multivariate_normal
+
+    from vibe.fitting.priors import BUNDLED_PRIOR_DIR, GMMPosePrior, read_gmm_file
+
+    gmm_file = read_gmm_file(BUNDLED_PRIOR_DIR / "cmu_gmm_08.pkl")
+    # independent: each component's weighted density at its own mean, by scipy
+    peaks = [np.log(w) + multivariate_normal(mean=m, cov=c).logpdf(m)
+             for m, c, w in zip(gmm_file["means"], gmm_file["covars"], gmm_file["weights"])]
+    expected = np.asarray(gmm_file["means"])[np.argsort(peaks)[::-1][:3]]
+    starts = GMMPosePrior(**gmm_file).start_poses(3)
+    np.testing.assert_allclose(starts.numpy(), expected, atol=1e-5)
+    assert GMMPosePrior(**gmm_file).start_poses(20).shape == (8, 69)

@@ -3,6 +3,7 @@ own joints on the tiny generated model (tests/smpl_factory.py) and the open body
 the capture's world frame, sequences lacking names, unit and input checks; real CMU takes (slow)."""
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -123,12 +124,12 @@ def _world_rotations(body, pose: torch.Tensor, betas: torch.Tensor) -> torch.Ten
 MAX_ROTATION_DEG = {"tiny": 4.0, "open": 2.0}
 # The tiny model's shape space moves its joints 1 cm per unit (a real body's 5-10 cm): with the
 # default shape prior its betas stay near zero, and the joints a few mm off.
-TINY_SETTINGS = RetargetSettings(shape_w=0.01)
+TINY_SETTINGS = replace(RetargetSettings.from_cfg(), shape_w=0.01)
 
 
 @pytest.mark.parametrize("body_name", ["tiny", "open"])
 def test_round_trip_through_the_body_s_own_joints(body_name, tiny_body_model, open_body):
-    body, settings = (tiny_body_model, TINY_SETTINGS) if body_name == "tiny" else (open_body, RetargetSettings())
+    body, settings = (tiny_body_model, TINY_SETTINGS) if body_name == "tiny" else (open_body, RetargetSettings.from_cfg())
     truth = _truth()
     joints = _pose_body(body, truth).smpl_joints
     result = Retargeter(body, settings).fit(_sequence(joints))
@@ -252,3 +253,12 @@ def test_real_takes_fit_within_a_centimetre(relative, open_body):
     assert result.mean_error_mm < 10.0 and max(result.joint_error_mm.values()) < 20.0
     assert result.scale_ratio == pytest.approx(1.0, abs=0.1)
     assert np.abs(result.betas).max() < 3.0
+
+
+def test_retarget_settings_come_from_the_config():
+    from vibe.config import load_config
+
+    settings = RetargetSettings.from_cfg(load_config(None, ["MOCAP.RETARGET_SMOOTH_W", "10.0",
+                                                            "MOCAP.RETARGET_SHAPE_FRAMES", "8"]))
+    assert (settings.smooth_w, settings.shape_frames) == (10.0, 8)
+    assert RetargetSettings.from_cfg().smooth_w == 300.0  # the documented default

@@ -144,8 +144,13 @@ _C.MODEL.COMPILE_BACKBONE = False  # torch.compile the frozen ResNet-50: ~1.8x o
 _C.FITTING = CN()
 _C.FITTING.GMM_PRIOR = "gmm_08.pkl"  # relative to DATA_DIR; when absent: BUNDLED_PRIOR
 # Pose prior without the user's gmm_08.pkl: a GMM in vibe/fitting/assets (tools/fit_pose_prior.py,
-# learned from the CMU motion library), or "" for the hand-made prior (OWN_PRIOR_* below).
-_C.FITTING.BUNDLED_PRIOR = ""
+# learned from the CMU motion library), or "" for the hand-made prior (OWN_PRIOR_* below). With
+# PRIOR_STARTS 8 it fits held-out real motion 34 % better (PA-MPJPE) than the hand-made one
+# (BENCHMARKS.md, "Pose prior learned from the motion library").
+_C.FITTING.BUNDLED_PRIOR = "cmu_gmm_08.pkl"
+# The bundled GMM's cost is multiplied by this (on top of POSE_PRIOR_W, which is SPIN's weight for
+# SMPLify's own GMM): fitted to other data, its best weight on real motion was ~5, not 22.85.
+_C.FITTING.BUNDLED_PRIOR_SCALE = 0.22
 # Processes fitting tracks in parallel (each on one torch thread): 0 = one per CPU core when a
 # video has several tracks; 1 = all in the main process. Always 1 on a GPU.
 _C.FITTING.WORKERS = 0
@@ -183,6 +188,15 @@ _C.FITTING.CAMERA_ITERS = 40
 # frame, the start that reprojects best (only without an initial pose from the network path).
 # Each start costs one more first stage. The forearm starts help precise keypoints only.
 _C.FITTING.EXTRA_STARTS = ["rest", "squat"]
+# Also start from the means of this many of the pose prior's most likely components (a GMM has 8;
+# the hand-made prior has one, its mean, which the fit starts from anyway). On real motion a fit
+# from one start stops in the wrong pose (from the truth the GMM's fit is twice as close): 4
+# starts cut PA-MPJPE by 19 %, 8 by 23 %, for 15-30 % more fitting time.
+_C.FITTING.PRIOR_STARTS = 8
+# How each frame chooses between starts: "reprojection" (the 2D data term alone) or "objective"
+# (data plus the pose prior and joint limits: with a learned prior the likelier of two poses that
+# reproject alike wins, a depth ambiguity the data cannot decide).
+_C.FITTING.START_JUDGE = "reprojection"
 # The extra starts run the body stages up to this one (0-based) before each frame keeps the best.
 _C.FITTING.START_JUDGE_STAGE = 0
 # Depth-flip search (vibe/fitting/flips.py): after these body stages (0-based, not the last), each
@@ -258,6 +272,29 @@ _C.PREPROCESS.MPII3D_CAMERAS = [0, 1, 2, 4, 5, 6, 7, 8]  # MPI-INF-3DHP training
 # Keep every k-th MPI-INF-3DHP training frame: 1 = all (VIBE); SPIN kept every 10th. A larger k
 # shrinks the db and the feature pass k times but lowers the frame rate inside each window.
 _C.PREPROCESS.MPII3D_FRAME_STRIDE = 1
+
+# Retargeting motion capture onto the body (vibe/data/mocap/retarget.py, tools/preprocess.py mocap).
+# The objective is per frame, in units of RETARGET_DATA_SIGMA_M: a point 1 cm off costs 1, a prior
+# term costing 1 trades against that; the once-per-subject terms (shape, offsets) are scaled by the
+# number of frames of the shape stage so that the balance does not depend on it.
+_C.MOCAP = CN()
+_C.MOCAP.RETARGET_SHAPE_FRAMES = 64  # shape stage subset: enough varied poses to tell shape from pose
+_C.MOCAP.RETARGET_SHAPE_ITERS = 150
+_C.MOCAP.RETARGET_POSE_ITERS = 150
+_C.MOCAP.RETARGET_DATA_SIGMA_M = 0.01
+_C.MOCAP.RETARGET_SHAPE_W = 1.0  # x |betas|^2 (unit-variance shape space); 0.1-0.3 let betas reach 4-8 std
+_C.MOCAP.RETARGET_OFFSET_W = 0.1  # x |offset / data_sigma|^2: an offset takes ~90 % of a steady residual
+_C.MOCAP.RETARGET_JOINT_LIMIT_W = 100.0  # x squared excess past the limits (rad^2): 0.1 rad costs 1
+_C.MOCAP.RETARGET_TWIST_W = 1.0  # x 2 (1 - cos twist) ~ twist^2 (rad) per joint: only unobservable twist yields
+_C.MOCAP.RETARGET_POSE_W = 0.01  # x |R - I|^2 ~ 2 angle^2 (rad) per joint: pins joints no point depends on
+# x squared 2nd difference of the local rotation matrices at 30 fps (scaled by (fps / 30)^4, so
+# that it weighs the same angular acceleration at any rate). On CMU takes at 30 fps, 10 left 4-20
+# joint turns over 30 degrees between two frames per take (a shoulder overhead swapping sides of
+# half a turn, single-frame marker glitches), 300 none, for 0.3-1.3 mm more error.
+_C.MOCAP.RETARGET_SMOOTH_W = 300.0
+_C.MOCAP.RETARGET_MAX_SCALE_RATIO = 2.0  # mocap / body bone lengths beyond x2 (or below /2): not metres
+_C.MOCAP.RETARGET_LBFGS_HISTORY = 20
+_C.MOCAP.RETARGET_TOLERANCE_CHANGE = 1e-9  # relative loss change that ends a stage early
 
 _C.LOSS = CN()
 _C.LOSS.KP_2D_W = 300.0

@@ -246,7 +246,7 @@ def _build_scene(cfg=None, model=None) -> _Scene:
     translation = cam_root[0] - rotation @ motion.root[0]
     truth = SampleTruth(pose=cam_pose.astype(np.float32), betas=BETAS.copy(),
                         transl=(cam_root - _rest_pelvis(model)).astype(np.float32), intrinsics=intrinsics,
-                        boxes=_square_boxes(intrinsics.project(verts)), fps=float(sample.FPS),
+                        boxes=points_square_boxes(intrinsics.project(verts)), fps=float(sample.FPS),
                         size=(int(sample.WIDTH), int(sample.HEIGHT)))
     return _Scene(truth, verts, rotation, translation, footprint)
 
@@ -258,7 +258,7 @@ def _centring_pan(u: np.ndarray, depth: np.ndarray, intrinsics: Intrinsics) -> n
     return np.array([offset_px * float(np.median(depth)) / intrinsics.fx, 0.0, 0.0])
 
 
-def _square_boxes(uv: np.ndarray) -> np.ndarray:
+def points_square_boxes(uv: np.ndarray) -> np.ndarray:
     """Projected vertices (T, V, 2) -> square boxes (T, 4) cx, cy, side, side around each frame's points."""
     low, high = uv.min(axis=1), uv.max(axis=1)
     side = (high - low).max(axis=1)

@@ -34,10 +34,11 @@ GMM_HINT = ("replace it with the copy from VIBE's vibe_data download (SMPLify's 
 class GMMPosePrior(nn.Module):
     """SMPLify's max-mixture prior: cost(x) = min_k [0.5 (x - mu_k)^T P_k (x - mu_k) - log w_k
     - 0.5 log det P_k], with P_k the inverse covariance (the Gaussian's negative log-likelihood
-    without the 2 pi constant, of the component that explains x best)."""
+    without the 2 pi constant, of the component that explains x best), times `scale`."""
 
-    def __init__(self, means: np.ndarray, covars: np.ndarray, weights: np.ndarray):
+    def __init__(self, means: np.ndarray, covars: np.ndarray, weights: np.ndarray, scale: float = 1.0):
         super().__init__()
+        self.scale = scale  # the cost's multiplier: a GMM fitted elsewhere may need another weight than SMPLify's
         covars_t = torch.as_tensor(covars, dtype=torch.float64)
         precisions = torch.linalg.inv(covars_t)
         _, logdet_cov = torch.linalg.slogdet(covars_t)
@@ -51,11 +52,16 @@ class GMMPosePrior(nn.Module):
         """(69,) the mean of the heaviest component (the optimiser's starting point without one)."""
         return self.means[torch.argmin(self.constants)]
 
+    def start_poses(self, count: int) -> torch.Tensor:
+        """(min(count, K), 69) the means of the `count` components with the highest density at
+        their mean (lowest constant), most likely first: distinct typical poses to start a fit from."""
+        return self.means[torch.argsort(self.constants)[:count]]
+
     def forward(self, body_pose: torch.Tensor) -> torch.Tensor:
         """(T, 69) -> (T,) cost of the best component."""
         diff = body_pose[:, None, :] - self.means  # (T, K, 69)
         mahalanobis = torch.einsum("tki,kij,tkj->tk", diff, self.precisions, diff)
-        return (0.5 * mahalanobis + self.constants).min(dim=1).values
+        return self.scale * (0.5 * mahalanobis + self.constants).min(dim=1).values
 
 
 # Our own prior's mean pose: arms lowered to the sides, elbows and knees slightly bent (SMPL
@@ -100,6 +106,10 @@ class OwnPosePrior(nn.Module):
     def mean_pose(self) -> torch.Tensor:
         """(69,) the most likely body pose (the optimiser's starting point without one)."""
         return self.mean
+
+    def start_poses(self, count: int) -> torch.Tensor:
+        """(min(count, 1), 69): one Gaussian has one typical pose, its mean."""
+        return self.mean[None, :][:count]
 
     def forward(self, body_pose: torch.Tensor) -> torch.Tensor:
         """(T, 69) -> (T,) cost."""
@@ -275,6 +285,6 @@ def load_pose_prior(fitting_cfg, data_dir: str | Path | None) -> nn.Module:
     if fitting_cfg.BUNDLED_PRIOR:
         path = BUNDLED_PRIOR_DIR / fitting_cfg.BUNDLED_PRIOR
         log.info("pose prior: the bundled GMM %s (learned from CMU motion capture)", path.name)
-        return GMMPosePrior(**read_gmm_file(path))
+        return GMMPosePrior(**read_gmm_file(path), scale=fitting_cfg.BUNDLED_PRIOR_SCALE)
     log.info("pose prior: the built-in prior")
     return OwnPosePrior(fitting_cfg.OWN_PRIOR_SIGMA_SCALE, fitting_cfg.OWN_PRIOR_LIMIT, fitting_cfg.OWN_PRIOR_LIMIT_W)

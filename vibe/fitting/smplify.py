@@ -62,6 +62,7 @@ FACE_JOINTS = tuple(joint_index("spin49", name) for name in (
 ))
 CAMERA_STAGE_JOINTS = TORSO_JOINTS + FACE_JOINTS
 PER_FRAME_VARIABLES = ("orient", "body_pose", "transl")  # betas: one per track
+START_JUDGES = ("reprojection", "objective")  # cfg.FITTING.START_JUDGE
 TURN_AROUND = (0.0, math.pi, 0.0)  # orient of a person facing away (half a turn about the vertical)
 _MAX_FRAMES_LISTED = 5  # frames named in an error message
 _UNWRAP_MIN_ANGLE = 1e-6  # rad; below this a rotation has no usable axis to unwrap along
@@ -296,15 +297,22 @@ class TemporalSMPLify:
                 loss = self._run_stage(variables, problem, prior_scale, iters)
             stage_losses.append(loss)
             if index == fc.START_JUDGE_STAGE and try_starts:
-                for name in fc.EXTRA_STARTS:
+                for name, pose in self._extra_starts():
                     start = {key: value.detach().clone() for key, value in variables.items()}
-                    start["body_pose"] = START_POSES[name].to(self.device).expand_as(start["body_pose"]).clone()
+                    start["body_pose"] = pose.to(self.device).expand_as(start["body_pose"]).clone()
                     for earlier_scale, earlier_iters in stages[:index + 1]:
                         self._run_stage(start, problem, earlier_scale, earlier_iters)
-                    self._keep_better_frames(variables, start, problem, name)
+                    self._keep_better_frames(variables, start, problem, name, prior_scale)
             if index in fc.FLIP_AFTER_STAGES and self.flip_limbs:
                 flipped = self._flip_search(variables, problem, stages[index + 1][0])
         return stage_losses
+
+    def _extra_starts(self) -> list[tuple[str, torch.Tensor]]:
+        """(name, (69,) body pose) of each extra start: cfg.FITTING.EXTRA_STARTS, then the
+        cfg.FITTING.PRIOR_STARTS most likely component means of the pose prior."""
+        named = [(name, START_POSES[name]) for name in self.fit_cfg.EXTRA_STARTS]
+        components = self.pose_prior.start_poses(int(self.fit_cfg.PRIOR_STARTS))
+        return named + [(f"prior component {k}", pose) for k, pose in enumerate(components)]
 
     def _run_stage(self, variables: dict, problem: _Problem, prior_scale: float, iters: int) -> float:
         """`iters` L-BFGS iterations on the whole objective; with cfg.FITTING.PRECONDITION_STIFFNESS
@@ -339,12 +347,17 @@ class TemporalSMPLify:
             variables.update(other)
         return min(mine, theirs)
 
-    def _keep_better_frames(self, variables: dict, other: dict, problem: _Problem, name: str) -> None:
+    def _keep_better_frames(self, variables: dict, other: dict, problem: _Problem, name: str,
+                            prior_scale: float) -> None:
         """Per frame, replace `variables`' orient/body_pose/transl with `other`'s where `other`
-        reprojects better (betas: the better track's). Updates `variables` in place."""
+        is better by cfg.FITTING.START_JUDGE: reprojects better, or has the lower per-frame
+        objective under `prior_scale` (betas: the better track's). Updates `variables` in place."""
         with torch.no_grad():
-            mine, theirs = (reprojection_loss(self._project(self._camera_joints(v), problem), problem.keypoints,
-                                              problem.px_scale, self.fit_cfg.ROBUST_SIGMA) for v in (variables, other))
+            if self.fit_cfg.START_JUDGE == "objective":
+                mine, theirs = (self._frame_objective(v, problem, prior_scale) for v in (variables, other))
+            else:
+                mine, theirs = (reprojection_loss(self._project(self._camera_joints(v), problem), problem.keypoints,
+                                                  problem.px_scale, self.fit_cfg.ROBUST_SIGMA) for v in (variables, other))
             take = theirs < mine
             for key in ("orient", "body_pose", "transl"):
                 variables[key] = torch.where(take[:, None], other[key], variables[key]).detach()
@@ -527,6 +540,10 @@ def _check_schedule(fit_cfg) -> None:
     unknown = [name for name in fit_cfg.EXTRA_STARTS if name not in START_POSES]
     if unknown:
         raise InputError(f"FITTING.EXTRA_STARTS has unknown start poses {unknown}; known: {sorted(START_POSES)}")
+    if fit_cfg.START_JUDGE not in START_JUDGES:
+        raise InputError(f"FITTING.START_JUDGE is {fit_cfg.START_JUDGE!r}; choose one of {', '.join(START_JUDGES)}")
+    if fit_cfg.PRIOR_STARTS < 0:
+        raise InputError(f"FITTING.PRIOR_STARTS is {fit_cfg.PRIOR_STARTS}; it must be 0 or more")
 
 
 def _limb_mask(limb, device) -> torch.Tensor:

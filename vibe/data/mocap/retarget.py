@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -63,6 +63,8 @@ from vibe.geometry import axis_angle_to_rotmat, rotmat_to_axis_angle, similarity
 from vibe.keypoints.conventions import SMPL24, SPIN49, SPIN49_MODEL_SOURCES, joint_index, joint_names
 
 if TYPE_CHECKING:
+    from yacs.config import CfgNode
+
     from vibe.data.mocap.types import MocapSequence
 
 log = logging.getLogger(__name__)
@@ -151,30 +153,31 @@ SMOOTH_REFERENCE_FPS = 30.0  # the frame rate RetargetSettings.smooth_w is given
 
 @dataclass(frozen=True)
 class RetargetSettings:
-    """The numbers of a retarget; candidates for the config as MOCAP.RETARGET_<NAME>.
+    """The numbers of a retarget: the config's MOCAP.RETARGET_<NAME> keys (their meaning is
+    documented there), e.g. `RetargetSettings.from_cfg(cfg)`."""
 
-    The objective is per frame, in units of data_sigma_m: a point 1 cm off costs 1, a prior term
-    costing 1 trades against that. The once-per-subject terms (shape, offsets) are scaled by the
-    number of frames of stage 1, so that the balance does not depend on it.
-    """
+    shape_frames: int
+    shape_iters: int
+    pose_iters: int
+    data_sigma_m: float
+    shape_w: float
+    offset_w: float
+    joint_limit_w: float
+    twist_w: float
+    pose_w: float
+    smooth_w: float
+    max_scale_ratio: float
+    lbfgs_history: int
+    tolerance_change: float
 
-    shape_frames: int = 64  # stage 1 subset: enough varied poses to tell shape from pose
-    shape_iters: int = 150
-    pose_iters: int = 150
-    data_sigma_m: float = 0.01
-    shape_w: float = 1.0  # x |betas|^2 (unit-variance shape space); 0.1-0.3 let betas reach 4-8 std
-    offset_w: float = 0.1  # x |offset / data_sigma|^2: an offset takes ~90 % of a steady residual
-    joint_limit_w: float = 100.0  # x squared excess past the limits (rad^2): 0.1 rad costs 1
-    twist_w: float = 1.0  # x 2 (1 - cos twist) ~ twist^2 (rad) per joint: only unobservable twist yields
-    pose_w: float = 0.01  # x |R - I|^2 ~ 2 angle^2 (rad) per joint: pins joints no point depends on
-    # x squared 2nd difference of the local rotation matrices at 30 fps (scaled by (fps / 30)^4, so
-    # that it weighs the same angular acceleration at any rate). On CMU takes at 30 fps, 10 left
-    # 4-20 joint turns over 30 degrees between two frames per take (a shoulder overhead swapping
-    # sides of half a turn, single-frame marker glitches), 300 none, for 0.3-1.3 mm more error.
-    smooth_w: float = 300.0
-    max_scale_ratio: float = 2.0  # mocap / body bone lengths beyond x2 (or below /2): not metres
-    lbfgs_history: int = 20
-    tolerance_change: float = 1e-9  # relative loss change that ends a stage early
+    @classmethod
+    def from_cfg(cls, cfg: CfgNode | None = None) -> "RetargetSettings":
+        """The settings in `cfg.MOCAP` (default: the config's defaults)."""
+        if cfg is None:
+            from vibe.config import get_cfg_defaults
+
+            cfg = get_cfg_defaults()
+        return cls(**{f.name: cfg.MOCAP[f"RETARGET_{f.name.upper()}"] for f in fields(cls)})
 
 
 @dataclass
@@ -238,7 +241,7 @@ class Retargeter:
     def __init__(self, body: BodyModel, settings: RetargetSettings | None = None,
                  device: torch.device | str = "cpu"):
         self.body = body
-        self.settings = settings or RetargetSettings()
+        self.settings = settings or RetargetSettings.from_cfg()
         self.device = torch.device(device)
         self.joints_model = JointsOnlyBody(body).to(self.device)
         self.joint_limits = JointLimitPrior().to(self.device)

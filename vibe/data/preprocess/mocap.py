@@ -70,7 +70,7 @@ def library_rows(result) -> dict[str, np.ndarray]:
 
 def preprocess_mocap(src: str | Path, out_dir: str | Path, body, cfg: CfgNode) -> dict[str, Path]:
     """Every motion file under `src` -> `<out_dir>/mocap_{train,test}_db.pt`; returns split -> path."""
-    from vibe.data.mocap.retarget import Retargeter
+    from vibe.data.mocap.retarget import Retargeter, RetargetSettings
 
     src, fps = Path(src).expanduser(), float(cfg.PREPROCESS.AMASS_FPS)
     if not src.is_dir():
@@ -82,7 +82,7 @@ def preprocess_mocap(src: str | Path, out_dir: str | Path, body, cfg: CfgNode) -
     stores = {split: PartStore(work_dir_for(out_dir, cfg.PREPROCESS.WORK_DIR, "mocap", split), settings)
               for split in ("train", "test")}
     keys: dict[str, list[str]] = {"train": [], "test": []}
-    retargeter = Retargeter(body)
+    retargeter = Retargeter(body, RetargetSettings.from_cfg(cfg))
     for index, path in enumerate(files, 1):
         sequence = read_mocap(path)
         split = split_of(sequence)
