@@ -108,8 +108,9 @@ class OwnPosePrior(nn.Module):
         return self.mean
 
     def start_poses(self, count: int) -> torch.Tensor:
-        """(min(count, 1), 69): one Gaussian has one typical pose, its mean."""
-        return self.mean[None, :][:count]
+        """(0, 69): one Gaussian has one typical pose, its mean, which is where a fit starts
+        anyway (starting there twice let frames swap between two minima: +7 mm on the sample)."""
+        return self.mean[None, :][:0]
 
     def forward(self, body_pose: torch.Tensor) -> torch.Tensor:
         """(T, 69) -> (T,) cost."""
