@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="input video file, photo (jpg, png, webp, bmp, tif) or image folder; or a batch: "
                          "a folder of videos, or a .txt file listing one input path per line")
     io.add_argument("--sample", action="store_true", help="run on the built-in sample clip instead of --video")
-    io.add_argument("--output_folder", default="output", help="results go to OUTPUT_FOLDER/<video name>/ (default: output)")
+    io.add_argument("--output_folder", default="output", help="results go to OUTPUT_FOLDER/<video name>/ (default: output); to "
+                         "<video name>_<extension>/ when that folder holds another input's results (clip.mov "
+                         "beside clip.mp4's)")
     io.add_argument("--shard", metavar="I/N",
                     help="run only shard I of N of the batch (1-based: 1/N ... N/N; input k goes to shard "
                          "k mod N + 1, clip.mp4 and clip.mov to the same one), so N machines or array tasks split "
