@@ -27,9 +27,8 @@ DISTANCE_M = 2.6  # camera to the body's centre
 FOCAL_PER_TILE = 1.3  # focal length in tile widths: a 1.7 m body spans ~270 px at DISTANCE_M
 VIEWS_DEG = (0.0, 90.0)  # about the vertical axis: front, side
 POINT_RADIUS = 4
-POINT_COLOR_BGR = (0, 0, 255)
-LABEL_COLOR_BGR = (255, 255, 255)
-JPEG_QUALITY = 90
+POINT_COLOR = (255, 0, 0)  # RGB, as the renderer's frames
+LABEL_COLOR = (255, 255, 255)
 
 
 def retargeted(path: Path, retargeter):
@@ -63,7 +62,7 @@ def tile(renderer, verts: np.ndarray, faces: np.ndarray, points: np.ndarray, deg
     image = renderer.render(np.full((TILE, TILE, 3), 40, np.uint8),
                             [MeshInstance(to_camera(verts), faces, track_color(0))], intrinsics)
     for x, y in intrinsics.project(to_camera(points)).round().astype(int):
-        cv2.circle(image, (int(x), int(y)), POINT_RADIUS, POINT_COLOR_BGR, -1, cv2.LINE_AA)
+        cv2.circle(image, (int(x), int(y)), POINT_RADIUS, POINT_COLOR, -1, cv2.LINE_AA)
     return image
 
 
@@ -85,7 +84,7 @@ def take_row(renderer, body, sequence, result) -> np.ndarray:
              for k, frame in enumerate(frames) for degrees in VIEWS_DEG]
     row = np.concatenate(tiles, axis=1)
     label = f"{sequence.name}: {len(used)} points, mean error {result.mean_error_mm:.1f} mm"
-    cv2.putText(row, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, LABEL_COLOR_BGR, 1, cv2.LINE_AA)
+    cv2.putText(row, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, LABEL_COLOR, 1, cv2.LINE_AA)
     return row
 
 
@@ -94,21 +93,18 @@ def main(argv=None) -> int:
     parser.add_argument("--src", default=str(REPO.parent / "shared" / "mocap"), help="the mocap folder")
     parser.add_argument("--out", default=str(REPO / "docs" / "retarget_check.jpg"))
     args = parser.parse_args(argv)
-    import cv2
-
     from vibe.body import load_open_body
-    from vibe.config import get_cfg_defaults
     from vibe.data.mocap.retarget import Retargeter, RetargetSettings
-    from vibe.io.atomic import atomic_path
+    from vibe.io.image_writer import ImageWriter
     from vibe.render import make_renderer
 
     body = load_open_body()
-    retargeter = Retargeter(body, RetargetSettings.from_cfg(get_cfg_defaults()))
+    retargeter = Retargeter(body, RetargetSettings.from_cfg())
     renderer = make_renderer(TILE, TILE)
     rows = [take_row(renderer, body, *retargeted(Path(args.src) / take, retargeter)) for take in TAKES]
-    with atomic_path(Path(args.out)) as tmp:
-        cv2.imwrite(str(tmp.with_suffix(".jpg")), np.concatenate(rows, axis=0), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-        tmp.with_suffix(".jpg").replace(tmp)
+    sheet = np.concatenate(rows, axis=0)
+    with ImageWriter(args.out, (sheet.shape[1], sheet.shape[0])) as writer:  # atomic; RGB in
+        writer.write(sheet)
     print(f"wrote {args.out}")
     return 0
 
